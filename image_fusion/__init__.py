@@ -1,0 +1,5 @@
+"""Standalone infrared/visible image-fusion networks built on :mod:`rgbtfuse.fusion` modules."""
+
+from image_fusion.registry import create_model, list_models, register_model
+
+__all__ = ["create_model", "list_models", "register_model"]

@@ -1,0 +1,5 @@
+import sys
+
+from rgbtfuse.cli import main
+
+sys.exit(main())

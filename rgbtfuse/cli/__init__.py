@@ -1,0 +1,49 @@
+"""The ``rgbtfuse`` command: one subcommand per job.
+
+Each subcommand lives in its own module with ``add_parser(subparsers)`` and ``run(args) -> int``;
+modules are imported only when their command runs, so ``rgbtfuse --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from rgbtfuse import __version__
+from rgbtfuse.errors import RgbtfuseError
+
+# command name -> (module, one-line help)
+COMMANDS: dict[str, tuple[str, str]] = {}
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="rgbtfuse", description="RGB-T tracking and image fusion with feature-level fusion.")
+    parser.add_argument("--version", action="version", version=f"rgbtfuse {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (module, help_text) in COMMANDS.items():
+        sub.add_parser(name, help=help_text, add_help=False)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] not in COMMANDS:
+        parser = _build_parser()
+        parser.parse_args(argv or ["--help"])
+        return 2
+    name = argv[0]
+    module = importlib.import_module(f"rgbtfuse.cli.{COMMANDS[name][0]}")
+    parser = argparse.ArgumentParser(prog=f"rgbtfuse {name}", description=COMMANDS[name][1])
+    module.add_arguments(parser)
+    args = parser.parse_args(argv[1:])
+    try:
+        return int(module.run(args) or 0)
+    except RgbtfuseError as exc:
+        print(f"rgbtfuse {name}: error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,10 @@
+"""Per-scale fusion modules ``forward(rgb, ir) -> fused`` and their registry.
+
+>>> from rgbtfuse.fusion import build_fusion
+>>> fuse = build_fusion("l1", channels=64, window=1)
+"""
+
+from rgbtfuse.fusion import baselines  # noqa: F401  (registers the training-free rules)
+from rgbtfuse.fusion.base import FusionModule, MultiScaleFusion, available_fusions, build_fusion, register_fusion
+
+__all__ = ["FusionModule", "MultiScaleFusion", "available_fusions", "build_fusion", "register_fusion"]

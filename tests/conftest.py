@@ -1,0 +1,32 @@
+"""Shared fixtures. Real-data tests use ``../shared`` next to the repository.
+
+Without it they skip with the reason; under ``CI=true`` a missing ``../shared`` fails instead,
+so real-data tests can never silently skip in CI.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SHARED = REPO_ROOT.parent / "shared"
+
+
+def shared_path(relative: str) -> Path:
+    """Path inside ``../shared``; skips (or fails under CI=true) when it is absent."""
+    path = SHARED / relative
+    if not path.exists():
+        reason = f"real-data file {path} not found (../shared is not next to the repository)"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(reason + " — CI=true requires it")
+        pytest.skip(reason)
+    return path
+
+
+@pytest.fixture
+def shared() -> callable:
+    """``shared('data/fusion/tno40')`` → path, skipping/failing as :func:`shared_path` does."""
+    return shared_path

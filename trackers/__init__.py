@@ -1,0 +1,1 @@
+"""Siamese RGB-T trackers (SiamRPN++ as in pysot, NanoTrack) with per-scale feature fusion."""

@@ -1,0 +1,1 @@
+"""Tracker logic: crops, scoring, box updates."""
