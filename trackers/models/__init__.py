@@ -1,0 +1,1 @@
+"""Siamese models: backbones, necks, heads, and the RGB-T wrapper that fuses per scale."""

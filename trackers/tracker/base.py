@@ -1,0 +1,158 @@
+"""Siamese tracking loop shared by pysot's SiamRPNTracker and NanoTrack's tracker, for RGB-T.
+
+Subclasses decode the head outputs (:meth:`decode`) into a score per position and a box
+``(cx, cy, w, h)`` per position in crop coordinates relative to the crop centre; the scale/
+ratio penalty, cosine window, size learning rate and clipping are pysot's, with the
+hyper-parameters of :class:`TrackConfig` (from the experiment yaml).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, fields
+from typing import Any
+
+import numpy as np
+import torch
+
+from rgbtfuse.errors import ConfigError, InitBoxError
+from trackers.models.siamese import SiameseRGBT
+from trackers.tracker.crop import get_subwindow, to_tensor
+
+
+@dataclass
+class TrackConfig:
+    """Tracking hyper-parameters (pysot ``cfg.TRACK``), read from the experiment yaml."""
+
+    exemplar_size: int = 127
+    instance_size: int = 255
+    base_size: int = 8
+    context_amount: float = 0.5
+    penalty_k: float = 0.04
+    window_influence: float = 0.44
+    lr: float = 0.4
+    stride: int = 8
+
+    @classmethod
+    def from_dict(cls, cfg: dict[str, Any]) -> "TrackConfig":
+        names = {f.name for f in fields(cls)}
+        unknown = sorted(set(cfg) - names)
+        if unknown:
+            raise ConfigError(f"unknown track options {unknown}; known: {sorted(names)}")
+        return cls(**cfg)
+
+    @property
+    def score_size(self) -> int:
+        return (self.instance_size - self.exemplar_size) // self.stride + 1 + self.base_size
+
+
+class SiameseTracker:
+    """Tracks one target through aligned RGB/IR frames (either may be None for its single mode)."""
+
+    def __init__(self, model: SiameseRGBT, cfg: TrackConfig, device: torch.device | str = "cpu"):
+        self.model = model.eval()
+        self.cfg = cfg
+        self.device = torch.device(device)
+        hanning = np.hanning(cfg.score_size)
+        self.window = np.outer(hanning, hanning).flatten()
+        self.center_pos = np.zeros(2)
+        self.size = np.zeros(2)
+        self.avg: dict[str, np.ndarray] = {}
+
+    # subclasses -----------------------------------------------------------------------------
+    def decode(self, outputs: dict[str, torch.Tensor]) -> tuple[np.ndarray, np.ndarray]:
+        """``(score (N,), boxes (4, N))`` from head outputs; boxes are ``cx, cy, w, h`` in crop pixels."""
+        raise NotImplementedError
+
+    # helpers --------------------------------------------------------------------------------
+    def _crops(self, frames: dict[str, np.ndarray | None], model_sz: int, original_sz: float) -> dict[str, torch.Tensor | None]:
+        return {
+            k: None if img is None else to_tensor(get_subwindow(img, self.center_pos, model_sz, original_sz, self.avg[k]), self.device)
+            for k, img in frames.items()
+        }
+
+    def _frames(self, rgb: np.ndarray | None, ir: np.ndarray | None) -> dict[str, np.ndarray | None]:
+        mode = self.model.mode
+        frames = {"rgb": rgb if mode in ("rgb", "fused") else None, "ir": ir if mode in ("ir", "fused") else None}
+        for k, img in frames.items():
+            if img is None and (mode == k or mode == "fused"):
+                raise ConfigError(f"mode {mode!r} needs the {k} frame")
+        return frames
+
+    def _context_size(self) -> float:
+        w_z = self.size[0] + self.cfg.context_amount * np.sum(self.size)
+        h_z = self.size[1] + self.cfg.context_amount * np.sum(self.size)
+        return math.sqrt(w_z * h_z)
+
+    # API ------------------------------------------------------------------------------------
+    @torch.inference_mode()
+    def init(self, rgb: np.ndarray | None, ir: np.ndarray | None, bbox: tuple[float, float, float, float]) -> None:
+        """Initialise on HWC uint8 frames with a 0-based ``(x, y, w, h)`` box."""
+        frames = self._frames(rgb, ir)
+        shape = next(img.shape for img in frames.values() if img is not None)
+        x, y, w, h = map(float, bbox)
+        if not all(np.isfinite([x, y, w, h])) or w <= 0 or h <= 0:
+            raise InitBoxError(f"init box {bbox} is empty or not finite")
+        if x + w <= 0 or y + h <= 0 or x >= shape[1] or y >= shape[0]:
+            raise InitBoxError(f"init box {bbox} lies outside the {shape[1]}x{shape[0]} image")
+        self.center_pos = np.array([x + (w - 1) / 2, y + (h - 1) / 2])
+        self.size = np.array([w, h])
+        self.avg = {k: np.mean(img, axis=(0, 1)) for k, img in frames.items() if img is not None}
+        crops = self._crops(frames, self.cfg.exemplar_size, round(self._context_size()))
+        self.model.template(crops["rgb"], crops["ir"])
+
+    @torch.inference_mode()
+    def track(self, rgb: np.ndarray | None, ir: np.ndarray | None) -> dict[str, Any]:
+        """One frame: ``{'bbox': [x, y, w, h], 'best_score': float, 'valid': bool}``.
+
+        A non-finite network output keeps the last box and returns ``valid=False``.
+        """
+        frames = self._frames(rgb, ir)
+        shape = next(img.shape for img in frames.values() if img is not None)
+        s_z = self._context_size()
+        scale_z = self.cfg.exemplar_size / s_z
+        s_x = s_z * (self.cfg.instance_size / self.cfg.exemplar_size)
+        crops = self._crops(frames, self.cfg.instance_size, round(s_x))
+        score, pred = self.decode(self.model.track(crops["rgb"], crops["ir"]))
+        if not (np.isfinite(score).all() and np.isfinite(pred).all()):
+            return {"bbox": self._bbox(), "best_score": float("nan"), "valid": False}
+
+        def change(r: np.ndarray) -> np.ndarray:
+            return np.maximum(r, 1.0 / r)
+
+        def sz(w: np.ndarray, h: np.ndarray) -> np.ndarray:
+            pad = (w + h) * 0.5
+            return np.sqrt((w + pad) * (h + pad))
+
+        s_c = change(sz(pred[2], pred[3]) / sz(self.size[0] * scale_z, self.size[1] * scale_z))
+        r_c = change((self.size[0] / self.size[1]) / (pred[2] / pred[3]))
+        penalty = np.exp(-(r_c * s_c - 1) * self.cfg.penalty_k)
+        pscore = penalty * score
+        pscore = pscore * (1 - self.cfg.window_influence) + self.window_for(score.size) * self.cfg.window_influence
+        best = int(np.argmax(pscore))
+        bbox = pred[:, best] / scale_z
+        lr = penalty[best] * score[best] * self.cfg.lr
+        cx = bbox[0] + self.center_pos[0]
+        cy = bbox[1] + self.center_pos[1]
+        width = self.size[0] * (1 - lr) + bbox[2] * lr
+        height = self.size[1] * (1 - lr) + bbox[3] * lr
+        # pysot's clip: centre inside the image, size between 10 px and the image size
+        cx = max(0.0, min(cx, shape[1]))
+        cy = max(0.0, min(cy, shape[0]))
+        width = max(10.0, min(width, shape[1]))
+        height = max(10.0, min(height, shape[0]))
+        self.center_pos = np.array([cx, cy])
+        self.size = np.array([width, height])
+        return {"bbox": self._bbox(), "best_score": float(score[best]), "valid": True}
+
+    def window_for(self, n: int) -> np.ndarray:
+        """Cosine window tiled to ``n`` scores (one copy per anchor for anchor-based heads)."""
+        return np.tile(self.window, n // self.window.size)
+
+    def _bbox(self) -> list[float]:
+        return [
+            float(self.center_pos[0] - self.size[0] / 2),
+            float(self.center_pos[1] - self.size[1] / 2),
+            float(self.size[0]),
+            float(self.size[1]),
+        ]
