@@ -15,7 +15,9 @@ from rgbtfuse import __version__
 from rgbtfuse.errors import RgbtfuseError
 
 # command name -> (module, one-line help)
-COMMANDS: dict[str, tuple[str, str]] = {}
+COMMANDS: dict[str, tuple[str, str]] = {
+    "metrics": ("metrics", "score fused images with the fusion papers' metrics and write a report"),
+}
 
 
 def _build_parser() -> argparse.ArgumentParser:
