@@ -30,7 +30,7 @@ from rgbtfuse.metrics.statistics import (
     spatial_frequency,
     std,
 )
-from rgbtfuse.metrics.structural import mef_ssim, ms_ssim, ms_ssim_pair, ssim, ssim_a
+from rgbtfuse.metrics.structural import mef_ssim, ms_ssim, ms_ssim_pair, ms_ssim_scales, ssim, ssim_a
 from rgbtfuse.metrics.vif import vif, vif_li, vif_pair
 
 
@@ -104,6 +104,7 @@ __all__ = [
     "mi_li",
     "ms_ssim",
     "ms_ssim_pair",
+    "ms_ssim_scales",
     "mutual_information",
     "nabf",
     "nabf_li",

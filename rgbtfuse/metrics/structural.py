@@ -54,15 +54,9 @@ def _halve(image: np.ndarray) -> np.ndarray:
 _MS_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
 
 
-def ms_ssim_pair(x: np.ndarray, y: np.ndarray) -> float:
-    """Wang's multi-scale SSIM (Wang, Simoncelli & Bovik 2003; his ``msssim.m``).
-
-    5 scales, weights (0.0448, 0.2856, 0.3001, 0.2363, 0.1333), 11×11 Gaussian σ = 1.5 'valid'
-    statistics, 2×2 mean + decimation between scales, ``K = (0.01, 0.03)``, ``L = 255``.
-    Needs ``min(H, W) ≥ 176``; on smaller images the scales that fit are used with renormalised
-    weights. Negative contrast-structure means are clamped to 0 (MATLAB would return a complex number).
-    Range [0, 1].
-    """
+def ms_ssim_scales(x: np.ndarray, y: np.ndarray) -> list[float]:
+    """Per-scale terms of Wang's MS-SSIM: mean contrast-structure of each finer scale, then the
+    mean SSIM of the coarsest; as many scales (≤ 5) as fit an 11×11 window."""
     a, b = as_gray_float(x, "x"), as_gray_float(y, "y")
     check_same_shape(x=a, y=b)
     levels = 0
@@ -70,13 +64,28 @@ def ms_ssim_pair(x: np.ndarray, y: np.ndarray) -> float:
         levels += 1
     if levels == 0:
         raise ValueError(f"MS-SSIM needs images of at least 11x11 pixels, got {a.shape[1]}x{a.shape[0]}")
-    weights = np.array(_MS_WEIGHTS[:levels]) / sum(_MS_WEIGHTS[:levels])
     values = []
     for level in range(levels):
         ssim_map, cs_map = _ssim_terms(a, b, lambda im: correlate_valid(im, _GAUSS), (0.01 * 255) ** 2, (0.03 * 255) ** 2)
-        values.append(max(float((ssim_map if level == levels - 1 else cs_map).mean()), 0.0))
+        values.append(float((ssim_map if level == levels - 1 else cs_map).mean()))
         a, b = _halve(a), _halve(b)
-    return float(np.prod(np.array(values) ** weights))
+    return values
+
+
+def ms_ssim_pair(x: np.ndarray, y: np.ndarray) -> float:
+    """Wang's multi-scale SSIM (Wang, Simoncelli & Bovik 2003; his ``msssim.m``).
+
+    5 scales, weights (0.0448, 0.2856, 0.3001, 0.2363, 0.1333), 11×11 Gaussian σ = 1.5 'valid'
+    statistics, 2×2 mean + decimation ('symmetric' edges) between scales, ``K = (0.01, 0.03)``,
+    ``L = 255``. Images smaller than 176 px use the scales that fit, with renormalised weights
+    (``msssim.m`` returns -Inf). A negative scale term is clamped to 0, as pytorch-msssim does;
+    ``msssim.m`` returns a complex number there. Range [0, 1].
+    """
+    values = ms_ssim_scales(x, y)
+    weights = np.array(_MS_WEIGHTS[: len(values)])
+    if len(values) < len(_MS_WEIGHTS):  # Wang's weights are used as given (they sum to 1.0001)
+        weights /= weights.sum()
+    return float(np.prod(np.maximum(np.array(values), 0.0) ** weights))
 
 
 def ms_ssim(fused: np.ndarray, ir: np.ndarray, vis: np.ndarray) -> float:
