@@ -9,12 +9,8 @@ from rgbtfuse.metrics._common import (
     as_gray_float,
     box_sum_valid,
     check_same_shape,
-    correlate,
-    correlate_valid,
-    gaussian_window,
+    gaussian_filter,
 )
-
-_GAUSS = gaussian_window(11, 1.5)
 
 
 def _ssim_terms(x: np.ndarray, y: np.ndarray, filt, c1: float, c2: float) -> tuple[np.ndarray, np.ndarray]:
@@ -35,7 +31,7 @@ def ssim(x: np.ndarray, y: np.ndarray) -> float:
     """
     a, b = as_gray_float(x, "x"), as_gray_float(y, "y")
     check_same_shape(x=a, y=b)
-    ssim_map, _ = _ssim_terms(a, b, lambda im: correlate(im, _GAUSS, REPLICATE), (0.01 * 255) ** 2, (0.03 * 255) ** 2)
+    ssim_map, _ = _ssim_terms(a, b, lambda im: gaussian_filter(im, border=REPLICATE), (0.01 * 255) ** 2, (0.03 * 255) ** 2)
     return float(ssim_map.mean())
 
 
@@ -66,7 +62,7 @@ def ms_ssim_scales(x: np.ndarray, y: np.ndarray) -> list[float]:
         raise ValueError(f"MS-SSIM needs images of at least 11x11 pixels, got {a.shape[1]}x{a.shape[0]}")
     values = []
     for level in range(levels):
-        ssim_map, cs_map = _ssim_terms(a, b, lambda im: correlate_valid(im, _GAUSS), (0.01 * 255) ** 2, (0.03 * 255) ** 2)
+        ssim_map, cs_map = _ssim_terms(a, b, gaussian_filter, (0.01 * 255) ** 2, (0.03 * 255) ** 2)
         values.append(float((ssim_map if level == levels - 1 else cs_map).mean()))
         a, b = _halve(a), _halve(b)
     return values
@@ -129,22 +125,22 @@ def _mef_ssim_scale(seq: list[np.ndarray], fused: np.ndarray, k: float = 0.03, s
 
     # ‖Σ coef_k (x_k − mu_k)‖² = n Σ_kl coef_k coef_l cov_kl (box moments)
     sq_norm = np.zeros_like(max_ed)
-    gm = [correlate_valid(s, _GAUSS) for s in seq]
+    gm = [gaussian_filter(s) for s in seq]
     g_cov_r = np.zeros_like(max_ed)  # Gaussian variance of the (unscaled) patch
-    g_f = correlate_valid(fused, _GAUSS)
+    g_f = gaussian_filter(fused)
     g_cross = np.zeros_like(max_ed)
     for a in range(len(seq)):
-        g_cross += coef[a] * (correlate_valid(seq[a] * fused, _GAUSS) - gm[a] * g_f)
+        g_cross += coef[a] * (gaussian_filter(seq[a] * fused) - gm[a] * g_f)
         for b in range(a, len(seq)):
             mult = 1.0 if a == b else 2.0
-            g_cov = correlate_valid(seq[a] * seq[b], _GAUSS) - gm[a] * gm[b]
+            g_cov = gaussian_filter(seq[a] * seq[b]) - gm[a] * gm[b]
             sq_norm += mult * coef[a] * coef[b] * n2cov[(a, b)] / n
             g_cov_r += mult * coef[a] * coef[b] * g_cov
     patch_norm = np.sqrt(np.maximum(sq_norm, 0))
     scale = np.where(patch_norm > 0, max_ed / np.where(patch_norm > 0, patch_norm, 1.0), 1.0)
     sigma_r = scale * scale * g_cov_r
     sigma_rf = scale * g_cross
-    sigma_f = correlate_valid(fused * fused, _GAUSS) - g_f * g_f
+    sigma_f = gaussian_filter(fused * fused) - g_f * g_f
     c = (k * 255) ** 2
     return float(((2 * sigma_rf + c) / (sigma_r + sigma_f + c)).mean())
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 
+import cv2
 import numpy as np
 
 from rgbtfuse.metrics._common import REFLECT101, as_gray_float, check_same_shape, correlate
@@ -53,11 +54,10 @@ def _crop(band: np.ndarray) -> np.ndarray:
 
 def _channel(ref: np.ndarray, dist: np.ndarray, win: int) -> tuple[np.ndarray, np.ndarray]:
     """Gain ``g`` and noise ``vv`` of the distortion channel on an M-strided grid (``vifsub_est_m``)."""
-    kernel = np.ones((win, win))
-    n = kernel.size
+    n = win * win
 
-    def box(x):  # corrDn(x, win, 'reflect1', [M M], [2 2], size − 1)
-        return correlate(x, kernel, REFLECT101)[_M // 2 :: _M, _M // 2 :: _M]
+    def box(x):  # corrDn(x, ones(win), 'reflect1', [M M], [2 2], size − 1)
+        return cv2.boxFilter(x, cv2.CV_64F, (win, win), normalize=False, borderType=REFLECT101)[_M // 2 :: _M, _M // 2 :: _M]
 
     mx, my = box(ref) / n, box(dist) / n
     cov = box(ref * dist) - n * mx * my
@@ -88,23 +88,13 @@ def _reference_params(ref: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         inv = np.linalg.inv(cu)
     except np.linalg.LinAlgError:
         inv = np.linalg.pinv(cu)
-    ss = np.einsum("hwi,ij,hwj->hw", grid, inv, grid) / (_M * _M)
+    ss = ((grid @ inv) * grid).sum(-1) / (_M * _M)
     return ss, np.linalg.eigvalsh(cu)
 
 
-def vif_pair(reference: np.ndarray, distorted: np.ndarray) -> float:
-    """``vifvec(reference, distorted)`` on 0–255 gray images (order matters).
-
-    ``M = 3``, ``sigma_nsq = 0.4``, steerable pyramid ``sp5Filters`` with 4 levels. Needs pyrtools
-    (for the filter taps). A constant reference carries no information: returns 0.0.
-    Range [0, ~1]; above 1 when the distorted image is an enhancement of the reference.
-    """
-    ref, dist = as_gray_float(reference, "reference"), as_gray_float(distorted, "distorted")
-    check_same_shape(reference=ref, distorted=dist)
-    if min(ref.shape) < 2**4 * 9 // 2:
-        raise ValueError(f"VIF needs images of at least 72x72 pixels, got {ref.shape[1]}x{ref.shape[0]}")
+def _vif_bands(ref_bands, dist_bands) -> float:
     num = den = 0.0
-    for (band_r, win), (band_d, _) in zip(_subbands(ref), _subbands(dist)):
+    for (band_r, win), (band_d, _) in zip(ref_bands, dist_bands):
         y, yn = _crop(band_r), _crop(band_d)
         g, vv = _channel(y, yn, win)
         ss, lam = _reference_params(y)
@@ -116,16 +106,40 @@ def vif_pair(reference: np.ndarray, distorted: np.ndarray) -> float:
     return num / den if den > 0 else 0.0
 
 
-def vif(fused: np.ndarray, ir: np.ndarray, vis: np.ndarray) -> float:
-    """VIF of NestFuse's tables: ``(vifvec(IR, F) + vifvec(VIS, F)) / 2`` on 0–255 scale.
+def _check_size(image: np.ndarray) -> None:
+    if min(image.shape) < 72:  # 4 pyramid levels of the 9-tap lowpass
+        raise ValueError(f"VIF needs images of at least 72x72 pixels, got {image.shape[1]}x{image.shape[0]}")
 
-    (NestFuse passes ``im2double`` images in [0, 1] with ``sigma_nsq = 0.4`` tuned for 0–255, which
-    changes the value: see :func:`vif_li`.) Range [0, ~1]; higher = better.
+
+def vif_pair(reference: np.ndarray, distorted: np.ndarray) -> float:
+    """``vifvec(reference, distorted)`` on 0–255 gray images (order matters).
+
+    ``M = 3``, ``sigma_nsq = 0.4``, steerable pyramid ``sp5Filters`` with 4 levels. Needs pyrtools
+    (for the filter taps). A constant reference carries no information: returns 0.0.
+    Range [0, ~1]; above 1 when the distorted image is an enhancement of the reference.
     """
-    return (vif_pair(ir, fused) + vif_pair(vis, fused)) / 2
+    ref, dist = as_gray_float(reference, "reference"), as_gray_float(distorted, "distorted")
+    check_same_shape(reference=ref, distorted=dist)
+    _check_size(ref)
+    return _vif_bands(_subbands(ref), _subbands(dist))
+
+
+def _vif_fusion(fused: np.ndarray, ir: np.ndarray, vis: np.ndarray, scale: float) -> float:
+    f, a, b = (as_gray_float(x, n) / scale for x, n in ((fused, "fused"), (ir, "ir"), (vis, "vis")))
+    check_same_shape(fused=f, ir=a, vis=b)
+    _check_size(f)
+    bands_f = _subbands(f)  # shared by both source terms
+    return (_vif_bands(_subbands(a), bands_f) + _vif_bands(_subbands(b), bands_f)) / 2
+
+
+def vif(fused: np.ndarray, ir: np.ndarray, vis: np.ndarray) -> float:
+    """VIF of NestFuse's tables' formula, ``(vifvec(IR, F) + vifvec(VIS, F)) / 2``, on 0–255 images
+    as LIVE's ``vifvec`` is tuned (``sigma_nsq = 0.4``). NestFuse's MATLAB passes ``im2double``
+    images in [0, 1] instead, which changes the value: see :func:`vif_li`. Range [0, ~1]; higher = better.
+    """
+    return _vif_fusion(fused, ir, vis, 1.0)
 
 
 def vif_li(fused: np.ndarray, ir: np.ndarray, vis: np.ndarray) -> float:
     """VIF exactly as NestFuse's MATLAB computes it: ``vifvec`` on ``im2double`` images in [0, 1]."""
-    f, a, b = (as_gray_float(x, n) / 255.0 for x, n in ((fused, "fused"), (ir, "ir"), (vis, "vis")))
-    return (vif_pair(a, f) + vif_pair(b, f)) / 2
+    return _vif_fusion(fused, ir, vis, 255.0)
