@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import functools
+import importlib.util
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -17,12 +19,19 @@ _TOL = 1e-15
 @functools.lru_cache(maxsize=1)
 def _sp5_filters() -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
     """``sp5Filters`` (lo0filt, lofilt, 6 oriented band filters) from pyrtools, which ships the
-    same taps as matlabPyrTools."""
-    try:
-        from pyrtools.pyramids.filters import steerable_filters
-    except ImportError as exc:  # optional dependency
-        raise ImportError("vif needs pyrtools: pip install 'rgbtfuse[metrics]'") from exc
-    filt = steerable_filters("sp5_filters")
+    same taps as matlabPyrTools.
+
+    Only pyrtools' ``pyramids/filters.py`` (numpy + scipy) is loaded: importing the package pulls in
+    matplotlib, which costs seconds in every worker process.
+    """
+    spec = importlib.util.find_spec("pyrtools")
+    if spec is None or not spec.submodule_search_locations:
+        raise ImportError("vif needs pyrtools: pip install 'rgbtfuse[metrics]'")
+    path = Path(spec.submodule_search_locations[0]) / "pyramids" / "filters.py"
+    module_spec = importlib.util.spec_from_file_location("_pyrtools_filters", path)
+    module = importlib.util.module_from_spec(module_spec)
+    module_spec.loader.exec_module(module)
+    filt = module.steerable_filters("sp5_filters")
     side = int(round(np.sqrt(filt["bfilts"].shape[0])))
     bands = [filt["bfilts"][:, k].reshape(side, side, order="F") for k in range(filt["bfilts"].shape[1])]
     return filt["lo0filt"], filt["lofilt"], bands
