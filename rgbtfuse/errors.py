@@ -62,3 +62,7 @@ class MissingFrameError(RgbtfuseError):
 
 class InitBoxError(RgbtfuseError):
     """A tracker initialisation box is empty or lies outside the image."""
+
+
+class MetricInputError(RgbtfuseError):
+    """An image cannot be scored by a metric (e.g. smaller than the metric's windows)."""

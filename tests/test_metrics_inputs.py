@@ -12,7 +12,7 @@ import pytest
 
 from rgbtfuse import metrics as M
 from rgbtfuse.cli import main
-from rgbtfuse.errors import PairingError, SizeMismatchError
+from rgbtfuse.errors import MetricInputError, PairingError, SizeMismatchError
 from rgbtfuse.imageio import read_image, write_image
 from rgbtfuse.metrics.evaluate import evaluate
 from rgbtfuse.metrics.information import _Marginal, _pair_fmi
@@ -139,10 +139,20 @@ def folders(shared, tmp_path):
     return tmp_path
 
 
-def test_size_mismatch_names_both_files(folders):
+@pytest.mark.parametrize("workers", [1, 2])
+def test_size_mismatch_names_both_files(folders, workers):
     write_image(folders / "did" / "2.png", np.zeros((100, 120), np.uint8))
     with pytest.raises(SizeMismatchError, match=r"did/2\.png.*ir/2\.png"):
-        evaluate({"did": folders / "did"}, folders / "ir", folders / "vi", ["en"])
+        evaluate({"did": folders / "did"}, folders / "ir", folders / "vi", ["en"], workers=workers)
+
+
+def test_too_small_for_a_metric_is_an_rgbtfuse_error(folders):
+    for sub in ("ir", "vi", "did"):
+        write_image(folders / sub / "1.png", read_image(folders / sub / "1.png")[:40, :40])
+        write_image(folders / sub / "2.png", read_image(folders / sub / "2.png")[:40, :40])
+        write_image(folders / sub / "3.png", read_image(folders / sub / "3.png")[:40, :40])
+    with pytest.raises(MetricInputError, match=r"did/1\.png: MEF-SSIM needs images of at least 44x44"):
+        evaluate({"did": folders / "did"}, folders / "ir", folders / "vi", ["en", "mef_ssim"])
 
 
 def test_non_image_files_are_skipped_with_a_warning(folders):

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rgbtfuse.errors import PairingError
+from rgbtfuse.errors import MetricInputError, PairingError, RgbtfuseError
 from rgbtfuse.imageio import check_same_size, list_images, natural_key, pair_folders, read_image
 from rgbtfuse.metrics import METRICS
 
@@ -72,8 +72,20 @@ def _evaluate_pair(task: tuple[str, Path, Path, dict[str, Path], list[str]]) -> 
     for method, path in fused_paths.items():
         fused = read_image(path, "gray")
         check_same_size(path, fused, ir_path, ir, hint=f"fused image of {method!r}")
-        out[method] = {n: float(METRICS[n].fn(fused, ir, vis)) for n in names}
+        try:
+            out[method] = {n: float(METRICS[n].fn(fused, ir, vis)) for n in names}
+        except ValueError as exc:  # e.g. an image smaller than a metric's windows
+            raise MetricInputError(f"{path}: {exc}") from exc
     return stem, out
+
+
+def _evaluate_pair_in_worker(task) -> tuple[str, dict[str, dict[str, float]] | None]:
+    """Worker side: bad input is reported as ``None`` and re-raised by the parent (our errors
+    carry constructor arguments that do not survive pickling)."""
+    try:
+        return _evaluate_pair(task)
+    except RgbtfuseError:
+        return task[0], None
 
 
 def evaluate(
@@ -103,7 +115,10 @@ def evaluate(
     ev = Evaluation(list(metrics), list(dirs), [t[0] for t in tasks], {m: {} for m in dirs})
     if workers > 1 and len(tasks) > 1:
         with ProcessPoolExecutor(max_workers=min(workers, len(tasks))) as pool:
-            results = list(wrap(pool.map(_evaluate_pair, tasks), total=len(tasks)))
+            results = list(wrap(pool.map(_evaluate_pair_in_worker, tasks), total=len(tasks)))
+        for task, (_, values) in zip(tasks, results):
+            if values is None:
+                _evaluate_pair(task)  # raises the error here, in the caller's process
     else:
         results = [_evaluate_pair(t) for t in wrap(tasks, total=len(tasks))]
     for stem, per_method in results:
