@@ -154,6 +154,22 @@ def _open_env(path: Path, map_size: int, readonly: bool = False) -> lmdb.Environ
     return lmdb.open(str(path), map_size=map_size, readonly=readonly, lock=not readonly, readahead=False, meminit=False, max_dbs=0)
 
 
+_READERS: dict[tuple[int, str], lmdb.Environment] = {}  # (pid, path) → read-only env (LMDB allows one per process)
+
+
+def _reader_env(path: Path) -> lmdb.Environment:
+    key = (os.getpid(), str(path.resolve()))
+    if key not in _READERS:
+        _READERS[key] = _open_env(path, 0, readonly=True)
+    return _READERS[key]
+
+
+def _close_reader(path: Path) -> None:
+    env = _READERS.pop((os.getpid(), str(path.resolve())), None)
+    if env is not None:
+        env.close()
+
+
 def _estimate_bytes(n_frames: int, params: CropParams) -> int:
     per_frame = 2 * params.instance_size**2 * 3 // (10 if params.codec == "jpeg" else 1)
     return int(n_frames * per_frame * 1.2) + (64 << 20)
@@ -191,6 +207,7 @@ def build_cache(
         raise DatasetLayoutError(f"{root}: no annotated frames to crop in {dataset}")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    _close_reader(out / "crops.lmdb")
     env = _open_env(out / "crops.lmdb", _estimate_bytes(n_frames, params))
     try:
         params_json = json.dumps({"dataset": dataset, **asdict(params)}, sort_keys=True).encode()
@@ -251,18 +268,11 @@ class CropCache:
         if self.index.get("format") != FORMAT:
             raise DatasetLayoutError(f"{index_path}: not a {FORMAT} index")
         self.params = CropParams(**self.index["params"])
-        self._env: lmdb.Environment | None = None
-        self._pid = -1
 
     @property
     def env(self) -> lmdb.Environment:
-        if self._env is None or self._pid != os.getpid():
-            self._env = _open_env(self.out / "crops.lmdb", 0, readonly=True)
-            self._pid = os.getpid()
-        return self._env
-
-    def __getstate__(self) -> dict:
-        return {**self.__dict__, "_env": None, "_pid": -1}
+        """The read-only LMDB, opened once per process (so DataLoader workers open their own)."""
+        return _reader_env(self.out / "crops.lmdb")
 
     def get(self, seq: str, frame: int, modality: str) -> np.ndarray:
         with self.env.begin() as txn:
@@ -278,12 +288,8 @@ class CropCache:
 
 def iter_keys(out: str | Path) -> Iterator[tuple[bytes, bytes]]:
     """Every ``(key, value)`` of a cache, in key order (for comparisons)."""
-    env = _open_env(Path(out) / "crops.lmdb", 0, readonly=True)
-    try:
-        with env.begin() as txn:
-            yield from txn.cursor()
-    finally:
-        env.close()
+    with _reader_env(Path(out) / "crops.lmdb").begin() as txn:
+        yield from txn.cursor()
 
 
 def verify_cache(out: str | Path, progress: bool = True) -> dict:
