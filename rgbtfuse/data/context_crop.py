@@ -6,8 +6,11 @@ where ``s_z = sqrt((w + c(w+h)) (h + c(w+h)))`` is the template context size, is
 frame it is filled with the frame's per-channel mean. The target then sits at the crop centre
 with size ``(w, h) * exemplar_size / s_z`` (pysot's ``_get_bbox``).
 
-The box is ``x, y, w, h`` with corners ``(x, y)``–``(x + w, y + h)``, as pysot's training jsons
-store corner boxes.
+Centre convention: a box ``x, y, w, h`` covers pixels ``x … x + w - 1``, so its centre is
+``x + (w - 1) / 2`` — the centre pysot's tracker uses at inference (and ours,
+``trackers/tracker/base.py``) and the one pysot's VID crops get from inclusive pixel corners
+``(xmin + xmax) / 2``. Crop-space coordinates have pixel centres at integers (OpenCV's
+``warpAffine``), so the target's pixels span ``target_in_crop`` exactly.
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ def context_crop(
 ) -> np.ndarray:
     """Target-centred crop ``(instance_size, instance_size[, C])`` uint8 of ``image`` (HW or HWC)."""
     x, y, w, h = (float(v) for v in box)
-    cx, cy = x + w / 2, y + h / 2
+    cx, cy = x + (w - 1) / 2, y + (h - 1) / 2
     s_x = context_size(w, h, context) * instance_size / exemplar_size
     scale = (instance_size - 1) / s_x
     mapping = np.array([[scale, 0, -scale * (cx - s_x / 2)], [0, scale, -scale * (cy - s_x / 2)]])

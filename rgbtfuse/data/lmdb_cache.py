@@ -160,6 +160,8 @@ _READERS: dict[tuple[int, str], lmdb.Environment] = {}  # (pid, path) → read-o
 def _reader_env(path: Path) -> lmdb.Environment:
     key = (os.getpid(), str(path.resolve()))
     if key not in _READERS:
+        for inherited in [k for k in _READERS if k[1] == key[1]]:  # opened by the parent before a fork
+            _READERS.pop(inherited).close()
         _READERS[key] = _open_env(path, 0, readonly=True)
     return _READERS[key]
 
