@@ -139,3 +139,12 @@ def test_prepare_killed_and_rerun_equals_uninterrupted(shared, tmp_path):
     assert (killed / "index.json").read_bytes() == (tmp_path / "full" / "index.json").read_bytes()
     assert list(iter_keys(killed)) == list(iter_keys(tmp_path / "full"))
     assert verify_cache(killed, progress=False)["crops"] == 120
+
+
+def test_workers_build_the_same_cache(tmp_path):
+    for name in ("s1", "s2", "s3"):
+        _vot_sequence(tmp_path / "data" / name, n=18)  # two chunks each
+    one = build_cache("vot-rgbt", tmp_path / "data", tmp_path / "one", progress=False)
+    many = build_cache("vot-rgbt", tmp_path / "data", tmp_path / "many", workers=2, progress=False)
+    assert one == many
+    assert list(iter_keys(tmp_path / "one")) == list(iter_keys(tmp_path / "many"))

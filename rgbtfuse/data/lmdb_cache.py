@@ -70,18 +70,19 @@ def encode_crop(crop: np.ndarray, params: CropParams) -> bytes:
 
 
 def decode_crop(value: bytes | memoryview) -> np.ndarray:
-    """``(H, W, 3)`` uint8 BGR crop (one-channel entries are replicated)."""
+    """``(H, W, 3)`` uint8 BGR crop (one-channel entries are replicated); never a view of ``value``."""
     tag = bytes(value[:1])
     if tag == b"R":
         h, w, c = _RAW_HEAD.unpack(bytes(value[1 : 1 + _RAW_HEAD.size]))
         img = np.frombuffer(value, np.uint8, h * w * c, 1 + _RAW_HEAD.size).reshape(h, w, c)
-        img = img if c == 1 else img.copy()  # writable, and independent of the LMDB buffer
+        if c == 3:
+            return img.copy()  # writable, and independent of the LMDB buffer (np.repeat below copies)
     elif tag == b"J":
         img = cv2.imdecode(np.frombuffer(value, np.uint8, offset=1), cv2.IMREAD_UNCHANGED)
         img = img[..., None] if img.ndim == 2 else img
     else:
         raise DatasetLayoutError(f"crop cache entry has unknown codec tag {tag!r}")
-    return np.repeat(img, 3, axis=2) if img.shape[2] == 1 else img
+    return cv2.cvtColor(img[..., 0], cv2.COLOR_GRAY2BGR) if img.shape[2] == 1 else img  # 10x faster than np.repeat
 
 
 # --- planning ---------------------------------------------------------------------------------
@@ -277,11 +278,11 @@ class CropCache:
         return _reader_env(self.out / "crops.lmdb")
 
     def get(self, seq: str, frame: int, modality: str) -> np.ndarray:
-        with self.env.begin() as txn:
+        with self.env.begin(buffers=True) as txn:  # decode straight from the memory map: one copy
             value = txn.get(_frame_key(seq, frame, modality))
-        if value is None:
-            raise DatasetLayoutError(f"{self.out}: crop {seq}/{frame}/{modality} missing from the LMDB")
-        return decode_crop(value)
+            if value is None:
+                raise DatasetLayoutError(f"{self.out}: crop {seq}/{frame}/{modality} missing from the LMDB")
+            return decode_crop(value)
 
     def pair(self, seq: str, frame: int) -> tuple[np.ndarray, np.ndarray]:
         """``(rgb, ir)`` crops of one frame, ``(S, S, 3)`` uint8 each."""
