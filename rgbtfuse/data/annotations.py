@@ -49,7 +49,7 @@ def corner_rows(path: str | Path) -> np.ndarray:
     """``(N, 4)`` ``x y w h`` boxes from ``x1 y1 x2 y2`` lines, with ``w = x2 - x1``.
 
     GTOT's own ``init.txt`` is exactly this conversion of ``groundTruth_v.txt`` (all 50
-    sequences), and the GTOT toolkit evaluates with it, so no ``+1`` is added.
+    sequences) and GTOT's original toolkit uses it, so no ``+1`` is added.
     """
     rows = np.asarray(read_numeric_rows(path, 4), dtype=np.float64).reshape(-1, 4)
     return np.column_stack([rows[:, :2], rows[:, 2] - rows[:, 0], rows[:, 3] - rows[:, 1]])
