@@ -16,7 +16,7 @@ import pytest
 from rgbtfuse.cli import main
 from rgbtfuse.data.context_crop import context_crop, context_size, target_in_crop
 from rgbtfuse.data.lmdb_cache import CropCache, CropParams, build_cache, decode_crop, encode_crop, iter_keys, verify_cache
-from rgbtfuse.errors import ConfigError, DatasetLayoutError
+from rgbtfuse.errors import ConfigError, DatasetLayoutError, ImageReadError, SizeMismatchError
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -148,3 +148,14 @@ def test_workers_build_the_same_cache(tmp_path):
     many = build_cache("vot-rgbt", tmp_path / "data", tmp_path / "many", workers=2, progress=False)
     assert one == many
     assert list(iter_keys(tmp_path / "one")) == list(iter_keys(tmp_path / "many"))
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_bad_frame_is_reported_from_workers(tmp_path, workers):
+    _vot_sequence(tmp_path / "data" / "s1", n=3)
+    (tmp_path / "data" / "s1" / "ir" / "00000002.png").write_bytes(b"not an image")
+    with pytest.raises(ImageReadError, match=r"ir/00000002.png: corrupt or not an image"):
+        build_cache("vot-rgbt", tmp_path / "data", tmp_path / "out", workers=workers, progress=False)
+    cv2.imwrite(str(tmp_path / "data" / "s1" / "ir" / "00000002.png"), np.zeros((10, 10), np.uint8))
+    with pytest.raises(SizeMismatchError, match=r"must be registered"):
+        build_cache("vot-rgbt", tmp_path / "data", tmp_path / "out", workers=workers, progress=False)

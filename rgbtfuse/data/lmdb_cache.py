@@ -16,6 +16,7 @@ so an interrupted-and-resumed build has the same index as an uninterrupted one.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import struct
@@ -34,8 +35,8 @@ from rgbtfuse.atomic import atomic_write
 from rgbtfuse.data.context_crop import context_crop
 from rgbtfuse.data.datasets import open_dataset
 from rgbtfuse.data.sequence import Sequence
-from rgbtfuse.errors import ConfigError, DatasetLayoutError
-from rgbtfuse.imageio import read_image
+from rgbtfuse.errors import ConfigError, DatasetLayoutError, RgbtfuseError
+from rgbtfuse.imageio import check_same_size, read_image
 
 FORMAT = "rgbtfuse-crops/1"
 MODALITIES = ("rgb", "ir")
@@ -135,12 +136,27 @@ def pseudo_box(seq: str, frame_path: str, width: int, height: int) -> list[float
     return [float(round(x)), float(round(y)), float(w), float(h)]
 
 
-def _crop_chunk(task: tuple[_Chunk, CropParams]) -> tuple[_Chunk, list[list[float]], dict[bytes, bytes]]:
-    chunk, params = task
+def _crop_chunk(task: tuple[_Chunk, CropParams]) -> tuple[_Chunk, list[list[float]], dict[bytes, bytes]] | tuple[type, str]:
+    """Crops of one chunk; a bad frame is returned as ``(error class, message)`` rather than
+    raised, because our errors do not survive pickling back from a worker process."""
+    try:
+        return _crop_frames(*task)
+    except RgbtfuseError as exc:
+        return type(exc), str(exc)
+
+
+def _raise(error: tuple[type, str]) -> None:
+    exc = error[0].__new__(error[0])
+    Exception.__init__(exc, error[1])
+    raise exc
+
+
+def _crop_frames(chunk: _Chunk, params: CropParams) -> tuple[_Chunk, list[list[float]], dict[bytes, bytes]]:
     entries: dict[bytes, bytes] = {}
     boxes = []
     for frame, rgb_path, ir_path, box in zip(chunk.frames, chunk.rgb, chunk.ir, chunk.boxes):
         rgb, ir = read_image(rgb_path), read_image(ir_path)
+        check_same_size(rgb_path, rgb, ir_path, ir, "the RGB and IR frames must be registered to share one box")
         if box is None:
             box = pseudo_box(chunk.seq, rgb_path, rgb.shape[1], rgb.shape[0])
         boxes.append(box)
@@ -224,13 +240,10 @@ def build_cache(
         bar = tqdm(total=n_frames, initial=n_frames - sum(len(c.frames) for c in pending), unit="frame",
                    desc=f"prepare {dataset}", disable=not progress)
         tasks = ((c, params) for c in pending)
-        if workers > 1:
-            with get_context().Pool(workers) as pool:
-                for result in pool.imap_unordered(_crop_chunk, tasks):
-                    _write_chunk(env, *result)
-                    bar.update(len(result[0].frames))
-        else:
-            for result in map(_crop_chunk, tasks):
+        with get_context().Pool(workers) if workers > 1 else contextlib.nullcontext() as pool:
+            for result in pool.imap_unordered(_crop_chunk, tasks) if pool else map(_crop_chunk, tasks):
+                if len(result) == 2:
+                    _raise(result)
                 _write_chunk(env, *result)
                 bar.update(len(result[0].frames))
         bar.close()
