@@ -251,3 +251,14 @@ def test_mask_box_threshold_ignores_jpeg_noise(tmp_path):
     mask[0, 0] = 60  # compression ringing stays below the threshold
     cv2.imwrite(str(tmp_path / "m.png"), mask)
     np.testing.assert_array_equal(mask_box(tmp_path / "m.png"), [5, 10, 3, 10])
+
+
+def test_vot_reader_on_a_synthetic_scene(tmp_path):
+    from rgbtfuse.data.synthetic import Failure, SceneConfig, write_vot_sequence
+
+    cfg = SceneConfig(frames=8, width=96, height=72, target_size=(16, 12), failures=[Failure("night", 2, 5)])
+    seq = load_sequence(write_vot_sequence(cfg, tmp_path / "scene"))
+    assert seq.layout == "vot-rgbt" and len(seq) == 8 and seq.fps == 30
+    np.testing.assert_allclose(seq.boxes, _rows(seq.root / "groundtruth.txt"))
+    assert seq.attributes["night"].tolist() == [False, False, True, True, True, False, False, False]
+    assert seq.ir_frames[0].name == "00000001.png" and seq.rgb_frames[0].name == "00000001.jpg"

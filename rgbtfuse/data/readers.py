@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rgbtfuse.data.annotations import corner_rows, region_rows, with_validity, xywh_rows
+from rgbtfuse.data.annotations import corner_rows, read_numeric_rows, region_rows, with_validity, xywh_rows
 from rgbtfuse.data.sequence import Sequence, register_reader
 from rgbtfuse.errors import AnnotationError, DatasetLayoutError, MissingFrameError
 from rgbtfuse.imageio import list_images, natural_key, pair_folders, read_image
@@ -155,7 +155,8 @@ def _is_vot(root: Path) -> bool:
 
 @register_reader("vot-rgbt", _is_vot)
 def read_vot_rgbt(root: Path) -> Sequence:
-    """VOT-RGBT: ``color/``, ``ir/``, ``groundtruth.txt`` with rectangles or 4-corner polygons."""
+    """VOT-RGBT: ``color/``, ``ir/``, ``groundtruth.txt`` with rectangles or 4-corner polygons;
+    ``*.tag`` files become boolean ``attributes``, ``fps`` comes from the ``sequence`` file."""
     gt = root / "groundtruth.txt"
     if not gt.is_file():
         raise DatasetLayoutError(f"{root}: expected {gt.name} (VOT regions, one per line)")
@@ -163,7 +164,26 @@ def read_vot_rgbt(root: Path) -> Sequence:
     rgb, ir = aligned_frames(root / "color", root / "ir", len(boxes), gt)
     boxes, valid = with_validity(boxes)
     attributes = {} if polygons is None else {"polygon": polygons}
-    return Sequence(root.name, root, rgb, ir, boxes, valid, "vot-rgbt", attributes=attributes)
+    for tag in sorted(root.glob("*.tag")):  # per-frame 0/1 flags (occlusion.tag, ...); VOT may omit trailing zeros
+        flags = np.zeros(len(boxes), bool)
+        values = np.asarray(read_numeric_rows(tag, 1), dtype=np.float64).ravel()[: len(boxes)]
+        flags[: len(values)] = values != 0
+        attributes[tag.stem] = flags
+    return Sequence(root.name, root, rgb, ir, boxes, valid, "vot-rgbt", fps=_vot_fps(root / "sequence"), attributes=attributes)
+
+
+def _vot_fps(meta: Path) -> float | None:
+    """``fps=`` from a VOT ``sequence`` metadata file, if any."""
+    if not meta.is_file():
+        return None
+    for line in meta.read_text(encoding="utf-8", errors="replace").splitlines():
+        key, _, value = line.partition("=")
+        if key.strip() == "fps":
+            try:
+                return float(value)
+            except ValueError:
+                raise AnnotationError(meta, None, f"fps is not a number: {value!r}") from None
+    return None
 
 
 # --- VT821 / VT1000 (RGB-T salient-object sets) ---------------------------------------------
