@@ -89,6 +89,7 @@ def test_ssim_equals_direct_window_definition(shared):
     assert M.ssim(a, a) == pytest.approx(1.0)
 
 
+@pytest.mark.slow
 def test_constant_images_give_finite_values_without_warnings():
     rng = np.random.default_rng(1)
     texture = rng.integers(0, 256, (96, 96), dtype=np.uint8)
