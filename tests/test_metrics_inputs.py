@@ -15,18 +15,18 @@ from rgbtfuse.cli import main
 from rgbtfuse.errors import MetricInputError, PairingError, SizeMismatchError
 from rgbtfuse.imageio import read_image, write_image
 from rgbtfuse.metrics.evaluate import evaluate
-from rgbtfuse.metrics.information import _Marginal, _pair_fmi
+from rgbtfuse.metrics.information import _Marginal, _minmax, _pair_fmi
 
 
 def _nelsen_fmi_literal(a: np.ndarray, f: np.ndarray) -> float:
     """One window of Haghighat's ``analysis_fmi`` transcribed cell by cell (L × L joint pmf)."""
-    l = a.size
+    nbin = a.size
     ap, fp = a / a.sum(), f / f.sum()
     acdf, fcdf = np.cumsum(ap), np.cumsum(fp)
     at, ft = ap - ap.mean(), fp - fp.mean()
     s = (at * ft).sum()
     c = 0.0 if s == 0 else s / math.sqrt((at * at).sum() * (ft * ft).sum())
-    i = np.arange(1, l + 1)
+    i = np.arange(1, nbin + 1)
     a_sd = math.sqrt(max((i * i * ap).sum() - (i * ap).sum() ** 2, 0))
     f_sd = math.sqrt(max((i * i * fp).sum() - (i * fp).sum() ** 2, 0))
     f0, a0 = np.r_[0, fcdf], np.r_[0, acdf]
@@ -58,7 +58,7 @@ def test_fmi_fast_path_equals_literal_algorithm():
     a[120:130] = 1.0  # flat window
     f[130:140] = 0.0
     f[130:140, 4] = 1.0  # single-peak window (zero spread)
-    a, f = (np.where((x.max(1) > x.min(1))[:, None], (x - x.min(1, keepdims=True)) / np.ptp(x, 1, keepdims=True).clip(1e-300), 1.0) for x in (a, f))
+    a, f = (_minmax(x) for x in (a, f))  # the normalisation analysis_fmi applies first
     fast = _pair_fmi(_Marginal(a), _Marginal(f))
     literal = [_nelsen_fmi_literal(x, y) for x, y in zip(a, f)]
     np.testing.assert_allclose(fast, literal, rtol=1e-9, atol=1e-12)

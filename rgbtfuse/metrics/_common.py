@@ -12,7 +12,6 @@ import numpy as np
 
 # MATLAB's edge modes, as OpenCV border types
 REFLECT101 = cv2.BORDER_REFLECT_101  # pyrtools 'reflect1', Kumar's per_extn_im_fn: mirror without repeating the edge
-SYMMETRIC = cv2.BORDER_REFLECT  # imfilter 'symmetric': mirror repeating the edge
 REPLICATE = cv2.BORDER_REPLICATE
 
 

@@ -85,24 +85,24 @@ def _staircase(f_cdf: np.ndarray, a_cdf: np.ndarray) -> tuple[np.ndarray, np.nda
     both marginals overlap: one segment ends at each of the ``2L`` breakpoints of the merged CDFs.
     Returns ``(length, i, j)``, each ``(N, 2L)``: segment mass and its cell (0-based).
     """
-    n, l = f_cdf.shape
-    # both CDFs are sorted: count breakpoints of the other one before each (l elementwise passes
+    n, nbin = f_cdf.shape
+    # both CDFs are sorted: count breakpoints of the other one before each (nbin elementwise passes
     # on int8 counters are much faster than an (N, L, L) comparison reduced over a short axis)
-    n_a = np.zeros((n, l), np.int8)  # A breakpoints before F_m
-    n_f = np.zeros((n, l), np.int8)  # F breakpoints at or before A_j
-    for k in range(l):
+    n_a = np.zeros((n, nbin), np.int8)  # A breakpoints before F_m
+    n_f = np.zeros((n, nbin), np.int8)  # F breakpoints at or before A_j
+    for k in range(nbin):
         np.add(n_a, a_cdf[:, k : k + 1] < f_cdf, out=n_a, casting="unsafe")
         np.add(n_f, f_cdf[:, k : k + 1] <= a_cdf, out=n_f, casting="unsafe")
     zero = np.zeros((n, 1))
     f_pad = np.concatenate([zero, f_cdf], axis=1)
     a_pad = np.concatenate([zero, a_cdf], axis=1)
-    rows = np.arange(n)[:, None] * (l + 1)
+    rows = np.arange(n)[:, None] * (nbin + 1)
     end_f = f_cdf - np.maximum(f_pad[:, :-1], a_pad.take(rows + n_a))
     end_a = a_cdf - np.maximum(a_pad[:, :-1], f_pad.take(rows + n_f))
-    cols = np.broadcast_to(np.arange(l, dtype=np.int8), (n, l))
+    cols = np.broadcast_to(np.arange(nbin, dtype=np.int8), (n, nbin))
     length = np.maximum(np.concatenate([end_f, end_a], axis=1), 0.0)
-    i = np.concatenate([cols, np.minimum(n_f, l - 1)], axis=1)
-    j = np.concatenate([np.minimum(n_a, l - 1), cols], axis=1)
+    i = np.concatenate([cols, np.minimum(n_f, nbin - 1)], axis=1)
+    j = np.concatenate([np.minimum(n_a, nbin - 1), cols], axis=1)
     return length, i, j
 
 
@@ -110,12 +110,12 @@ class _Marginal:
     """Per-window statistics of one normalised feature window set ``(N, L)``."""
 
     def __init__(self, win: np.ndarray):
-        l = win.shape[1]
-        idx = np.arange(1, l + 1, dtype=np.float64)
+        nbin = win.shape[1]
+        idx = np.arange(1, nbin + 1, dtype=np.float64)
         self.pdf = win / _rowsum(win)[:, None]
         self.cdf = np.cumsum(self.pdf, axis=1)
         self.entropy = -_rowsum(_xlog2x(self.pdf))
-        self.centered = self.pdf - _rowsum(self.pdf)[:, None] / l
+        self.centered = self.pdf - _rowsum(self.pdf)[:, None] / nbin
         self.sq = _rowsum(self.centered * self.centered)
         mean_i = self.pdf @ idx
         self.spread = np.sqrt(np.maximum(self.pdf @ (idx * idx) - mean_i * mean_i, 0.0))
@@ -142,18 +142,18 @@ def _pair_fmi(ma: _Marginal, mf: _Marginal) -> np.ndarray:
     bound and ``w = c / corr(B)`` (Nelsen's simplified method), as in Haghighat's code; its
     entropy is the closed form of the product part plus a correction on the cells where B ≠ 0.
     """
-    n, l = ma.pdf.shape
+    n, nbin = ma.pdf.shape
     num = _rowsum(ma.centered * mf.centered)
     den = np.sqrt(ma.sq * mf.sq)
     c = np.divide(num, den, out=np.zeros(n), where=(num != 0) & (den > 0))
     upper = c >= 0
-    # the lower bound couples F with the reversed marginal of a: cell j ↔ l − 1 − j
+    # the lower bound couples F with the reversed marginal of a: cell j ↔ nbin − 1 − j
     a_cdf = np.where(upper[:, None], ma.cdf, np.cumsum(ma.pdf[:, ::-1], axis=1))
     length, i, j = _staircase(mf.cdf, a_cdf)
-    j = np.where(upper[:, None], j, l - 1 - j).astype(np.intp)
+    j = np.where(upper[:, None], j, nbin - 1 - j).astype(np.intp)
     i = i.astype(np.intp)
-    # Σ over all cells of the bound's joint CDF = Σ pmf_ij (l − i)(l − j)  (0-based i, j)
-    cov = _rowsum(length * ((l - i) * (l - j))) - mf.cdf_sum * ma.cdf_sum
+    # Σ over all cells of the bound's joint CDF = Σ pmf_ij (nbin − i)(nbin − j)  (0-based i, j)
+    cov = _rowsum(length * ((nbin - i) * (nbin - j))) - mf.cdf_sum * ma.cdf_sum
     sd_prod = ma.spread * mf.spread
     corr_bound = cov / np.where(sd_prod > 0, sd_prod, 1.0)
     w = np.divide(c, corr_bound, out=np.zeros(n), where=(c != 0) & (sd_prod > 0) & (corr_bound != 0))
@@ -161,7 +161,7 @@ def _pair_fmi(ma: _Marginal, mf: _Marginal) -> np.ndarray:
     q = 1.0 - w
     log_q = np.log2(np.abs(np.where(q == 0, 1.0, q)))
     joint_h = -q * (log_q * mf.mass * ma.mass - mf.entropy * ma.mass - ma.entropy * mf.mass)
-    rows = np.arange(n)[:, None] * l
+    rows = np.arange(n)[:, None] * nbin
     prod = q[:, None] * mf.pdf.take(rows + i) * ma.pdf.take(rows + j)
     joint_h += _rowsum(_xlog2x(prod) - _xlog2x(w[:, None] * length + prod))
 

@@ -101,9 +101,9 @@ def _mef_ssim_scale(seq: list[np.ndarray], fused: np.ndarray, k: float = 0.03, s
     """
     n = size * size
     sums = [box_sum_valid(s, size) for s in seq]
-    mu = [t / n for t in sums]
     # n² · box covariance, exact (n Σxy − Σx Σy)
-    n2cov = {(a, b): n * box_sum_valid(seq[a] * seq[b], size) - sums[a] * sums[b] for a in range(len(seq)) for b in range(a, len(seq))}
+    pairs = [(a, b) for a in range(len(seq)) for b in range(a, len(seq))]
+    n2cov = {(a, b): n * box_sum_valid(seq[a] * seq[b], size) - sums[a] * sums[b] for a, b in pairs}
     patch_norms = [np.sqrt(np.maximum(n2cov[(k, k)], 0)) / np.sqrt(n) for k in range(len(seq))]  # ‖x_k − mu_k‖
     ed = [pn + 0.001 for pn in patch_norms]
 
