@@ -15,7 +15,9 @@ from rgbtfuse import __version__
 from rgbtfuse.errors import RgbtfuseError
 
 # command name -> (module, one-line help)
-COMMANDS: dict[str, tuple[str, str]] = {}
+COMMANDS: dict[str, tuple[str, str]] = {
+    "track": ("track", "track one target through an RGB-T sequence (rgb, ir or fused)"),
+}
 
 
 def _build_parser() -> argparse.ArgumentParser:
