@@ -42,5 +42,6 @@ class NanoTracker(SiameseTracker):
         score = torch.softmax(cls.reshape(2, n), dim=0)[1].cpu().numpy()
         left, top, right, bottom = loc.reshape(4, n).cpu().numpy()
         px, py = self.points
-        x1, y1, x2, y2 = px - left, py - top, px + right, py + bottom
-        return score, np.stack([(x1 + x2) * 0.5, (y1 + y2) * 0.5, x2 - x1, y2 - y1])
+        with np.errstate(invalid="ignore", over="ignore"):  # non-finite boxes are flagged by the loop
+            x1, y1, x2, y2 = px - left, py - top, px + right, py + bottom
+            return score, np.stack([(x1 + x2) * 0.5, (y1 + y2) * 0.5, x2 - x1, y2 - y1])
