@@ -174,3 +174,30 @@ def test_siamrpn_dispatch():
 def test_fused_experiment_yamls_parse(name):
     cfg = load_experiment(REPO / f"experiments/nanotrack_v2_{name}.yaml")
     assert cfg["fusion"]["name"] == name and cfg["model"]["head"]["type"] == "ban_v2"
+
+
+@pytest.mark.parametrize("version", "123")
+def test_inference_copy_matches_model(version):
+    """BN folding + channels-last backbone: same outputs up to rounding, model left untouched."""
+    from trackers.models.inference import inference_copy
+
+    torch.manual_seed(0)
+    model = build_model(_with_fusion(version, {"name": "l1", "share_backbone": False}))
+    with torch.no_grad():  # non-trivial BN statistics, so that folding is really exercised
+        for m in model.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.running_mean.uniform_(-0.5, 0.5)
+                m.running_var.uniform_(0.5, 2.0)
+                m.weight.uniform_(0.5, 1.5)
+    keys = list(model.state_dict())
+    fast = inference_copy(model)
+    assert list(model.state_dict()) == keys
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in fast.backbone.modules())
+    z, x = torch.rand(1, 3, 127, 127) * 255, torch.rand(1, 3, 255, 255) * 255
+    with torch.inference_mode():
+        for net in (model, fast):
+            net.template(z, z.flip(-1))
+        ref, out = model.track(x, x.flip(-2)), fast.track(x, x.flip(-2))
+    for k in ref:
+        assert ref[k].std() > 0
+        torch.testing.assert_close(out[k], ref[k], rtol=1e-3, atol=1e-3)

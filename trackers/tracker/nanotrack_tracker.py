@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from rgbtfuse.errors import ConfigError
+from trackers.models.inference import inference_copy
 from trackers.models.siamese import SiameseRGBT
 from trackers.tracker.base import SiameseTracker, TrackConfig
 
@@ -24,10 +25,15 @@ def make_points(stride: int, size: int) -> np.ndarray:
 
 
 class NanoTracker(SiameseTracker):
-    """Tracks with a NanoTrack model (RGB, IR or fused)."""
+    """Tracks with a NanoTrack model (RGB, IR or fused).
 
-    def __init__(self, model: SiameseRGBT, cfg: TrackConfig, device: torch.device | str = "cpu"):
-        super().__init__(model, cfg, device)
+    With ``optimize`` (default) the tracker runs :func:`~trackers.models.inference.inference_copy`
+    of ``model`` (BN folded, channels-last backbone), made once here: later changes to ``model``'s
+    weights do not reach :attr:`model`; build a new tracker after changing them.
+    """
+
+    def __init__(self, model: SiameseRGBT, cfg: TrackConfig, device: torch.device | str = "cpu", optimize: bool = True):
+        super().__init__(inference_copy(model) if optimize else model, cfg, device)
         self.points = make_points(cfg.stride, cfg.score_size)
 
     def decode(self, outputs: dict[str, torch.Tensor]) -> tuple[np.ndarray, np.ndarray]:
