@@ -16,6 +16,7 @@ from rgbtfuse.errors import RgbtfuseError
 
 # command name -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
+    "prepare": ("prepare", "crop a dataset's annotated frames (RGB and IR) into an LMDB training cache"),
     "track": ("track", "track one target through an RGB-T sequence (rgb, ir or fused)"),
 }
 
