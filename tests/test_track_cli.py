@@ -121,8 +121,7 @@ def test_missing_frame_is_named(tmp_path, random_weights, capsys, modality):
     (seq / modality / "000004.png").unlink()
     assert _track("--config", V2_L1, "--weights", random_weights, "--sequence", str(seq), "--out", str(tmp_path / "o")) == 1
     err = capsys.readouterr().err
-    other = "rgb" if modality == "ir" else "ir"
-    assert f"{other}/000004.png" in err and "no " + modality.upper() + " frame 4" in err
+    assert f"{modality}/000004.png" in err and "missing" in err
 
 
 def test_corrupt_frame_is_named(tmp_path, random_weights, capsys):

@@ -96,6 +96,8 @@ def _draw(rgb: np.ndarray | None, ir: np.ndarray | None, box: np.ndarray, gt: np
 
 def run(args: argparse.Namespace) -> int:
     seq = load_sequence(args.sequence)
+    if seq.static:
+        raise ConfigError(f"{seq.root}: a folder of unrelated still image pairs ({seq.layout}), not a video to track through")
     seq.check_frames()
     tracker = build_tracker(args.config, args.weights, args.fusion_weights, args.mode, args.device)
     mode = tracker.model.mode

@@ -9,7 +9,6 @@ detection.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,9 +40,6 @@ class Sequence:
     def __post_init__(self) -> None:
         n = len(self.rgb_frames)
         if len(self.ir_frames) != n:
-            unpaired = _first_unpaired(self.rgb_frames, self.ir_frames)
-            if unpaired is not None:
-                raise MissingFrameError(unpaired)
             raise DatasetLayoutError(f"{self.root}: {n} RGB frames but {len(self.ir_frames)} IR frames")
         if self.boxes.shape != (n, 4) or self.valid.shape != (n,):
             raise DatasetLayoutError(
@@ -63,26 +59,6 @@ class Sequence:
             for p in (rgb, ir):
                 if not p.is_file():
                     raise MissingFrameError(f"{p}: frame missing")
-
-
-def _frame_number(path: Path) -> int | None:
-    digits = re.findall(r"\d+", path.stem)
-    return int(digits[-1]) if digits else None
-
-
-def _first_unpaired(rgb: list[Path], ir: list[Path]) -> str | None:
-    """Message naming the first frame (by its number) present in one modality only, if any."""
-    by_rgb = {_frame_number(p): p for p in rgb}
-    by_ir = {_frame_number(p): p for p in ir}
-    if None in by_rgb or None in by_ir:
-        return None
-    only_one = sorted(set(by_rgb) ^ set(by_ir))
-    if not only_one:
-        return None
-    number = only_one[0]
-    if number in by_rgb:
-        return f"{by_rgb[number]}: no IR frame {number} in {ir[0].parent if ir else 'the IR folder'}"
-    return f"{by_ir[number]}: no RGB frame {number} in {rgb[0].parent if rgb else 'the RGB folder'}"
 
 
 Reader = Callable[[Path], Sequence]
