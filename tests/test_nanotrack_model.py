@@ -98,7 +98,8 @@ def test_fused_ir_branch_matters():
 
 def test_fusion_weights_roundtrip_and_errors(tmp_path):
     cfg = _with_fusion("2", {"name": "test_gated_sum"})
-    model = build_model(cfg)
+    with pytest.warns(UserWarning, match="random initial weights"):
+        model = build_model(cfg)
     with torch.no_grad():
         model.fusion.scales[0].gate.uniform_()
     torch.save(model.fusion.state_dict(), tmp_path / "fusion.pth")

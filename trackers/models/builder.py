@@ -18,6 +18,7 @@ Top-level sections ``train``, ``data``, ``name`` and ``description`` are left to
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -96,7 +97,13 @@ def build_model(
         model = build_siamrpn(model_cfg, fusion=fusion, mode=_default_mode(fusion, mode))
     else:
         raise ConfigError(f"unknown model.type {kind!r}; available: nanotrack, siamrpn")
-    load_tracker_weights(model, weights, fusion_weights)
+    fusion_loaded = load_tracker_weights(model, weights, fusion_weights)
+    if fusion is not None and not fusion_loaded and any(p.numel() for p in model.fusion.parameters()):
+        warnings.warn(
+            f"fusion {fusion.name!r} has trainable parameters but no fusion weights were loaded "
+            "(pass fusion_weights / --fusion-weights): it runs with its random initial weights",
+            stacklevel=2,
+        )
     return model.eval()
 
 

@@ -12,14 +12,17 @@ from trackers.models.siamese import SiameseRGBT
 _RGBT_ONLY = ("fusion.", "backbone_ir.")
 
 
-def load_tracker_weights(model: SiameseRGBT, weights: str | Path | None = None, fusion_weights: str | Path | None = None) -> None:
+def load_tracker_weights(model: SiameseRGBT, weights: str | Path | None = None, fusion_weights: str | Path | None = None) -> bool:
     """Load ``weights`` (a published RGB checkpoint, or a full RGB-T one) and ``fusion_weights``.
 
     Every key of the model except ``fusion.*`` and ``backbone_ir.*`` must be in ``weights`` and
     every key of ``weights`` must be in the model; a second (IR) backbone missing from the file
     is initialised from the RGB backbone. ``fusion_weights`` holds the fusion module's own
     state_dict (keys with or without the ``fusion.`` prefix) and must match it exactly.
+
+    Returns whether fusion parameters were loaded (from either file).
     """
+    fusion_loaded = False
     if weights is not None:
         sd = extract_state_dict(read_checkpoint(weights), source=str(weights))
         missing, unexpected = load_state_dict(model, sd, strict=False, source=str(weights))
@@ -33,6 +36,7 @@ def load_tracker_weights(model: SiameseRGBT, weights: str | Path | None = None, 
             raise CheckpointError(f"{weights} does not fit {type(model).__name__}: " + " | ".join(problems))
         if any(k.startswith("backbone_ir.") for k in missing):
             model.init_ir_backbone_from_rgb()
+        fusion_loaded = any(k.startswith("fusion.") for k in sd)
     if fusion_weights is not None:
         if model.fusion is None:
             raise ConfigError(f"fusion weights {fusion_weights} given but the experiment has no fusion: section")
@@ -40,3 +44,5 @@ def load_tracker_weights(model: SiameseRGBT, weights: str | Path | None = None, 
         if sd and all(k.startswith("fusion.") for k in sd):
             sd = {k[len("fusion."):]: v for k, v in sd.items()}
         load_state_dict(model.fusion, sd, strict=True, source=str(fusion_weights))
+        fusion_loaded = True
+    return fusion_loaded
