@@ -32,6 +32,9 @@ class TrackConfig:
     window_influence: float = 0.44
     lr: float = 0.4
     stride: int = 8
+    #: score-map side when it is not ``(instance - exemplar) // stride + 1 + base_size``
+    #: (NanoTrack v3's head outputs 15×15: its ``TRACK.OUTPUT_SIZE``)
+    output_size: int | None = None
 
     @classmethod
     def from_dict(cls, cfg: dict[str, Any]) -> "TrackConfig":
@@ -43,6 +46,8 @@ class TrackConfig:
 
     @property
     def score_size(self) -> int:
+        if self.output_size is not None:
+            return self.output_size
         return (self.instance_size - self.exemplar_size) // self.stride + 1 + self.base_size
 
 
