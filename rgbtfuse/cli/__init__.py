@@ -16,6 +16,7 @@ from rgbtfuse.errors import RgbtfuseError
 
 # command name -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
+    "demo": ("demo", "track a generated RGB-T scene where one sensor fails, in rgb, ir and fused modes (video, plot, table)"),
     "metrics": ("metrics", "score fused images with the fusion papers' metrics and write a report"),
     "prepare": ("prepare", "crop a dataset's annotated frames (RGB and IR) into an LMDB training cache"),
     "train-fusion": ("train_fusion", "train a tracker's fusion module with the tracker frozen"),
