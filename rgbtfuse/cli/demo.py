@@ -86,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
         from rgbtfuse.demo.retrain import compare_weights, retrain
 
         manifest = retrain(out / "retrain", steps=args.steps)
-        fusion_weights = str(manifest.parent / "train" / "fusion.pth")
+        fusion_weights = str(manifest.parent / "gate_fusion.pth")
         print(f"retrained: {fusion_weights} (manifest {manifest}); {compare_weights(fusion_weights, FUSION_WEIGHTS)}")
     if args.config is None:
         if args.weights:

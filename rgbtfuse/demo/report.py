@@ -135,7 +135,7 @@ def summarize(runs: dict[str, ModeRun], intervals: dict[str, list[tuple[int, int
 def markdown(summary: dict[str, Any]) -> str:
     """The summary as a markdown table (one row per mode, then IoU inside each failure)."""
     modes = summary["modes"]
-    fmt = lambda v: "–" if v is None else f"{v:.3f}"  # noqa: E731
+    fmt = lambda v: "–" if v is None else f"{v:.3f}"
     lines = [
         f"# rgbtfuse demo: {summary['sequence_name']}",
         "",

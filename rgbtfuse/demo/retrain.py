@@ -2,7 +2,7 @@
 
 ``rgbtfuse demo --retrain`` calls :func:`retrain`; it writes, under ``out``, the scenes
 (``scenes/``), the resolved experiment yaml, the train-fusion run (``train/``: log.csv,
-checkpoint.pth, fusion.pth) and ``manifest.json`` (command, seed, git revision, data recipe,
+checkpoint.pth, fusion.pth), ``gate_fusion.pth`` (the shipped file's format) and ``manifest.json`` (command, seed, git revision, data recipe,
 training metrics and :func:`evaluate`'s measurements of the result).
 """
 
@@ -52,8 +52,20 @@ def write_training_scenes(folder: Path) -> list[dict[str, Any]]:
     return recipes
 
 
+def export_weights(fusion_pth: Path, out: Path) -> Path:
+    """The trained gate as an RGB-T tracker checkpoint: ``fusion.*`` keys (the filter bank and
+    the NCC head have none), so the file works as ``--weights`` (track, vot) and as
+    ``--fusion-weights`` (the prefix is stripped)."""
+    from rgbtfuse.atomic import atomic_torch_save
+    from rgbtfuse.checkpoint import extract_state_dict, read_checkpoint
+
+    sd = extract_state_dict(read_checkpoint(fusion_pth), source=str(fusion_pth))
+    return atomic_torch_save({f"fusion.{k}": v.clone() for k, v in sd.items()}, out)
+
+
 def retrain(out: Path, steps: int | None = None, resume: bool = False) -> Path:
-    """Train the demo fusion into ``out/train/fusion.pth``; returns the manifest path."""
+    """Train the demo fusion into ``out/gate_fusion.pth`` (via ``out/train/fusion.pth``);
+    returns the manifest path."""
     from rgbtfuse.cli import train_fusion
 
     out = Path(out)
@@ -67,6 +79,7 @@ def retrain(out: Path, steps: int | None = None, resume: bool = False) -> Path:
     start = time.time()
     train_fusion.run(args)
     minutes = (time.time() - start) / 60
+    weights = export_weights(out / "train" / "fusion.pth", out / "gate_fusion.pth")
     log = (out / "train" / "log.csv").read_text().splitlines()
     manifest = {
         "command": "rgbtfuse demo --retrain" + (f" --steps {steps}" if steps else ""),
@@ -78,7 +91,8 @@ def retrain(out: Path, steps: int | None = None, resume: bool = False) -> Path:
         "config": cfg,
         "data_recipe": {"generator": "rgbtfuse.data.synthetic.write_vot_sequence", "scenes": recipes},
         "training": {"minutes": round(minutes, 1), "log_head": log[:2], "log_tail": log[-1:]},
-        "evaluation": evaluate(config_path, out / "train" / "fusion.pth", out / "eval"),
+        "weights": weights.name,
+        "evaluation": evaluate(config_path, weights, out / "eval"),
     }
     path = out / "manifest.json"
     atomic_write(path, lambda p: p.write_text(json.dumps(manifest, indent=1)))
@@ -116,7 +130,6 @@ def evaluate(config: Path, fusion_weights: Path, folder: Path) -> dict[str, Any]
 
 def compare_weights(a: str | Path, b: str | Path) -> str:
     """One line: how far two fusion weight files are apart (max abs difference per tensor)."""
-    import torch
 
     from rgbtfuse.checkpoint import extract_state_dict, read_checkpoint
 

@@ -45,7 +45,7 @@ _MODEL_KEYS = {"type", "backbone", "head"}
 
 def _gauss_1d(sigma: float) -> tuple[torch.Tensor, torch.Tensor]:
     """1-D Gaussian (unit sum) and its derivative (``Σ x·g'(x) = −1``), radius ``⌈3σ⌉``."""
-    r = int(math.ceil(3 * sigma))
+    r = math.ceil(3 * sigma)
     x = torch.arange(-r, r + 1.0)
     g = torch.exp(-(x**2) / (2 * sigma**2))
     g = g / g.sum()
