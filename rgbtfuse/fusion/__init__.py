@@ -5,6 +5,7 @@
 """
 
 from rgbtfuse.fusion import baselines  # noqa: F401  (registers the training-free rules)
+from rgbtfuse.fusion import llrr  # noqa: F401  (registers 'llrr')
 from rgbtfuse.fusion.base import FusionModule, MultiScaleFusion, available_fusions, build_fusion, register_fusion
 
 __all__ = ["FusionModule", "MultiScaleFusion", "available_fusions", "build_fusion", "register_fusion"]
