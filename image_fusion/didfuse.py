@@ -43,7 +43,7 @@ class _Stage(nn.Module):
     """[pad] + conv + BatchNorm + activation, held as a named ``nn.Sequential`` inside a module of the
     same name (published keys ``cov1.cov1.1.weight``).
 
-    In eval mode the BatchNorm is folded into the conv (recomputed per call, so weights loaded or
+    In eval mode without autograd the BatchNorm is folded into the conv (recomputed per call, so weights loaded or
     changed later are always used), the 64-channel convs run channels-last (oneDNN's fast layout on
     CPU), the reflect-padded first and last layers (1 channel in / out) run as matrix products
     (:mod:`rgbtfuse.fewconv`) and the activation is applied in place.
@@ -57,7 +57,7 @@ class _Stage(nn.Module):
     def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
         """Inputs are concatenated along channels (the decoder's skip connections)."""
         layers = getattr(self, self.name)
-        if self.training:
+        if self.training or torch.is_grad_enabled():
             return layers(torch.cat(inputs, 1))
         *pad, conv, bn, act = layers
         scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
