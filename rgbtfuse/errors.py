@@ -62,3 +62,8 @@ class MissingFrameError(RgbtfuseError):
 
 class InitBoxError(RgbtfuseError):
     """A tracker initialisation box is empty or lies outside the image."""
+
+
+class VotError(RgbtfuseError):
+    """The VOT toolkit is missing, a workspace is invalid, or a tracker crashed or timed out
+    during an evaluation (the message names the toolkit's log file)."""

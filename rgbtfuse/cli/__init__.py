@@ -15,7 +15,10 @@ from rgbtfuse import __version__
 from rgbtfuse.errors import RgbtfuseError
 
 # command name -> (module, one-line help)
-COMMANDS: dict[str, tuple[str, str]] = {}
+COMMANDS: dict[str, tuple[str, str]] = {
+    "vot": ("vot", "VOT toolkit workspaces (init) and evaluations with an EAO/A/R table (run)"),
+    "convert": ("convert", "convert RGB-T datasets to VOT sequence folders"),
+}
 
 
 def _build_parser() -> argparse.ArgumentParser:
