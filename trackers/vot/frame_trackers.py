@@ -128,11 +128,11 @@ def load_experiment_tracker(config: str | Path, weights: str | None = None, fusi
     """Build the tracker of an experiment yaml once (model loading is the expensive part)."""
     import yaml
 
-    from trackers.models.builder import build_tracker  # torch and the model zoo only when needed
-
     path = Path(config)
     if not path.is_file():
         raise ConfigError(f"{path}: experiment yaml not found")
+    from trackers.models.builder import build_tracker  # torch and the model zoo only when needed
+
     cfg = yaml.safe_load(path.read_text()) or {}
     kwargs = {"weights": weights, "fusion_weights": fusion_weights, "device": device}
     if mode is not None:
