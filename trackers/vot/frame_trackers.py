@@ -17,7 +17,6 @@ from typing import Protocol
 import numpy as np
 
 from rgbtfuse.errors import AnnotationError, ConfigError
-from rgbtfuse.imageio import read_image
 from trackers.vot.regions import Box, parse_vot_region
 
 CHANNELS_BY_MODE = {"fused": ("color", "ir"), "rgb": ("color",), "ir": ("ir",)}
@@ -107,6 +106,8 @@ class SiameseFrameTracker:
         self.channels = CHANNELS_BY_MODE[mode]
 
     def _images(self, frames: dict[str, Path]) -> tuple[np.ndarray | None, np.ndarray | None]:
+        from rgbtfuse.imageio import read_image  # OpenCV only for trackers that look at pixels
+
         rgb = read_image(frames["color"], "bgr") if "color" in frames else None
         ir = read_image(frames["ir"], "bgr") if "ir" in frames else None
         return rgb, ir
