@@ -16,6 +16,7 @@ from rgbtfuse.errors import RgbtfuseError
 
 # command name -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
+    "prepare": ("prepare", "crop a dataset's annotated frames (RGB and IR) into an LMDB training cache"),
     "vot": ("vot", "VOT toolkit workspaces (init) and evaluations with an EAO/A/R table (run)"),
     "convert": ("convert", "convert RGB-T datasets to VOT sequence folders"),
 }
