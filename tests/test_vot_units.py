@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from rgbtfuse.cli import main
+from rgbtfuse.data import load_sequence
 from rgbtfuse.data.vot_writer import anchor_frames, convert_to_vot, write_list, write_vot_sequence
 from rgbtfuse.errors import ConfigError, DatasetLayoutError
 from trackers.vot.frame_trackers import OracleTracker, StaticTracker
@@ -66,6 +67,11 @@ def test_write_vot_sequence_keeps_sparse_ground_truth(tmp_path):
     assert meta["channels.color"] == "color/%08d.png" and meta["channels.ir"] == "ir/%08d.png"
     assert meta["width"] == "160" and meta["length"] == "12" and meta["fps"] == "30"
     assert (tmp_path / "vot" / "list.txt").read_text().split() == ["s"]
+    # rgbtfuse's own VOT reader reads it back unchanged
+    back = load_sequence(folder)
+    assert back.layout == "vot-rgbt" and back.fps == 30 and len(back) == 12
+    assert np.array_equal(back.valid, seq.valid)
+    np.testing.assert_allclose(back.boxes[seq.valid], seq.boxes[seq.valid])
     # the oracle answers from this ground truth, "no target" where there is none
     oracle = OracleTracker()
     frame = lambda i: {"color": folder / "color" / f"{i + 1:08d}.png"}  # noqa: E731

@@ -127,15 +127,10 @@ BUILTIN = {"oracle": OracleTracker, "static": StaticTracker}
 def load_experiment_tracker(config: str | Path, weights: str | None = None, fusion_weights: str | None = None,
                             mode: str | None = None, device: str = "auto") -> SiameseFrameTracker:
     """Build the tracker of an experiment yaml once (model loading is the expensive part)."""
-    import yaml
-
     path = Path(config)
     if not path.is_file():
         raise ConfigError(f"{path}: experiment yaml not found")
     from trackers.models.builder import build_tracker  # torch and the model zoo only when needed
 
-    cfg = yaml.safe_load(path.read_text()) or {}
-    kwargs = {"weights": weights, "fusion_weights": fusion_weights, "device": device}
-    if mode is not None:
-        kwargs["mode"] = mode
-    return SiameseFrameTracker(build_tracker(cfg, **kwargs), name=path.stem)
+    tracker = build_tracker(path, weights=weights, fusion_weights=fusion_weights, mode=mode, device=device)
+    return SiameseFrameTracker(tracker, name=path.stem)
