@@ -95,11 +95,29 @@ def test_crash_and_timeout_print_the_toolkit_log(tmp_path, capsys):
     err = capsys.readouterr().err
     match = re.search(r"tracker log: (\S+\.log)", err)
     assert match and Path(match.group(1)).is_file(), err[-2000:]
-    # a tracker that never answers: the toolkit's watchdog stops it after the timeout
+    # a tracker that stops answering after its initialisation: the toolkit's watchdog stops it
+    hang = tmp_path / "hang.py"
+    hang.write_text(HANG_SERVER)
     with (ws / "trackers.ini").open("a") as fp:
-        fp.write(f"\n[sleeper]\nprotocol = trax\ncommand = {sys.executable} -c \"import time; time.sleep(120)\"\ntimeout = 3\n")
-    with pytest.raises(VotError, match=r"tracker log: \S+\.log"):
-        run_workspace(ws, ["sleeper"], report=False, echo=False)
+        fp.write(f"\n[hang]\nprotocol = trax\ncommand = {sys.executable} {hang}\ntimeout = 3\n")
+    with pytest.raises(VotError, match=r"tracker log: \S+\.log") as info:
+        run_workspace(ws, ["hang"], report=False, echo=False)
+    assert "did not reply in 3 seconds" in str(info.value)
+
+
+HANG_SERVER = """
+import time
+from trax import Image, Region, Server, TraxStatus
+with Server([Region.RECTANGLE], [Image.PATH], ["color"]) as server:
+    while True:
+        request = server.wait()
+        if request.type == TraxStatus.QUIT:
+            break
+        if request.type == TraxStatus.INITIALIZE:
+            server.status([(request.objects[0][0], {})])
+        else:
+            time.sleep(60)
+"""
 
 
 def test_vtuav_bus1_converted_and_evaluated(shared, tmp_path):
