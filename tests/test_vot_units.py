@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -62,7 +61,7 @@ def test_write_vot_sequence_keeps_sparse_ground_truth(tmp_path):
     lines = (folder / "groundtruth.txt").read_text().splitlines()
     assert len(lines) == 12 and lines[1] == "nan,nan,nan,nan"
     assert [float(v) for v in lines[2].split(",")] == pytest.approx(seq.boxes[2])
-    assert sorted(p.name for p in (folder / "color").iterdir())[0] == "00000001.png"
+    assert min(p.name for p in (folder / "color").iterdir()) == "00000001.png"
     meta = dict(line.split("=", 1) for line in (folder / "sequence").read_text().splitlines())
     assert meta["channels.color"] == "color/%08d.png" and meta["channels.ir"] == "ir/%08d.png"
     assert meta["width"] == "160" and meta["length"] == "12" and meta["fps"] == "30"
@@ -74,7 +73,9 @@ def test_write_vot_sequence_keeps_sparse_ground_truth(tmp_path):
     np.testing.assert_allclose(back.boxes[seq.valid], seq.boxes[seq.valid])
     # the oracle answers from this ground truth, "no target" where there is none
     oracle = OracleTracker()
-    frame = lambda i: {"color": folder / "color" / f"{i + 1:08d}.png"}  # noqa: E731
+    def frame(i: int) -> dict:
+        return {"color": folder / "color" / f"{i + 1:08d}.png"}
+
     oracle.init(frame(0), tuple(seq.boxes[0]))
     assert oracle.track(frame(2))[0] == pytest.approx(tuple(seq.boxes[2]))
     assert oracle.track(frame(3))[0] is None

@@ -85,7 +85,7 @@ def write_vot_sequence(seq: Sequence, dst: Path, anchor_every: int = DEFAULT_ANC
     atomic_write(folder / "anchor.value", lambda p: p.write_text("\n".join(f"{a:g}" for a in anchors) + "\n"))
     meta = {
         "name": folder.name,
-        "fps": int(round(seq.fps or DEFAULT_FPS)),
+        "fps": round(seq.fps or DEFAULT_FPS),
         "format": "default",
         "channel.default": "color",
         "channels.color": color,

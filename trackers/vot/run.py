@@ -154,7 +154,7 @@ def run_workspace(workspace: Path, trackers: list[str] | None = None, force: boo
     for name in names:
         evaluate(workspace, name, sections[name], force, echo)
 
-    run_name = "rgbtfuse-{:%Y-%m-%dT%H-%M-%S-%f}".format(datetime.now())
+    run_name = f"rgbtfuse-{datetime.now():%Y-%m-%dT%H-%M-%S-%f}"
     run_toolkit(["analysis", *names, "--format", "json", "--name", run_name], workspace, echo)
     analysis_file = workspace / "analysis" / f"{run_name}.json"
     if not analysis_file.is_file():

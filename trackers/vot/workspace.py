@@ -41,7 +41,7 @@ class TrackerSpec:
     weights: Path | None = None
 
     @classmethod
-    def parse(cls, text: str) -> "TrackerSpec":
+    def parse(cls, text: str) -> TrackerSpec:
         name, _, spec = text.rpartition("=") if "=" in text else ("", "", text)
         if spec in BUILTIN_TRACKERS:
             return cls(name=_identifier(name or spec), builtin=spec)
