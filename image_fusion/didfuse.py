@@ -28,8 +28,8 @@ from image_fusion.base import ImageFusionNet
 from image_fusion.registry import register_model
 from image_fusion.tiling import tiled_forward
 from rgbtfuse.checkpoint import load_checkpoint
-from rgbtfuse.fewconv import conv_from_few, conv_to_few
 from rgbtfuse.errors import CheckpointError
+from rgbtfuse.fewconv import conv_from_few, conv_to_few
 from rgbtfuse.fusion import MultiScaleFusion
 
 ENCODER_FILE = "Encoder_weight_IJCAI.pkl"
