@@ -5,7 +5,9 @@ the pysot model is installed, SiamRPN++ R50 with random weights. Frames: ``../sh
 (RGB + IR) resized to each resolution, else a synthetic moving target; decoded and resized
 before timing — only ``tracker.track()`` is timed. The modes run in alternating rounds over the
 same frames so that load changes on a shared machine hit all of them alike; the reported time
-is the median over every timed frame. ``cv2.TrackerNano`` (OpenCV's RGB-only NanoTrack v2,
+is the median over every timed frame (``*_ms`` wall clock; ``*_cpu_ms`` CPU time of the process,
+summed over its threads: on a loaded machine with ``--threads 1`` it is the better estimate of
+the unloaded time). ``cv2.TrackerNano`` (OpenCV's RGB-only NanoTrack v2,
 ONNX) is timed the same way as a speed peer when OpenCV has it.
 
     python benchmarks/tracker_speed.py                      # 2 threads, 640x480 and 1920x1080
@@ -66,10 +68,11 @@ def load_frames(n: int, size: tuple[int, int]) -> tuple[list[np.ndarray], list[n
     return [rgb[i] for i in order], [ir[i] for i in order], box, source
 
 
-def time_modes(tracker, modes: tuple[str, ...], rgb: list, ir: list, box: tuple, rounds: int) -> dict[str, float]:
-    """Median ms per ``track()`` in each mode (one model, its mode switched), modes alternating
-    round by round; mode ``cv2`` is OpenCV's tracker (``update``)."""
+def time_modes(tracker, modes: tuple[str, ...], rgb: list, ir: list, box: tuple, rounds: int) -> tuple[dict[str, float], dict[str, float]]:
+    """Median wall-clock and process-CPU ms per ``track()`` in each mode (one model, its mode
+    switched), modes alternating round by round; mode ``cv2`` is OpenCV's tracker (``update``)."""
     times: dict[str, list[float]] = {m: [] for m in modes}
+    cpu: dict[str, list[float]] = {m: [] for m in modes}
     for _ in range(rounds):
         for mode in modes:
             if mode == "cv2":
@@ -82,10 +85,11 @@ def time_modes(tracker, modes: tuple[str, ...], rgb: list, ir: list, box: tuple,
                 tracker.init(r[0], i[0], box)
                 step = lambda k: tracker.track(r[k], i[k])  # noqa: E731
             for k in range(1, len(rgb)):
-                t0 = time.perf_counter()
+                t0, c0 = time.perf_counter(), time.process_time()
                 step(k)
                 times[mode].append((time.perf_counter() - t0) * 1000)
-    return {m: float(np.median(t)) for m, t in times.items()}
+                cpu[mode].append((time.process_time() - c0) * 1000)
+    return {m: float(np.median(t)) for m, t in times.items()}, {m: float(np.median(t)) for m, t in cpu.items()}
 
 
 def model_tracker(name: str, fusion: str, device: str):
@@ -155,8 +159,9 @@ def main() -> None:
             rgb, ir, box, source = load_frames(n, size)
             with torch.inference_mode():
                 time_modes(tracker, modes, rgb[:3], ir[:3], box, 1)  # warm-up
-                ms = time_modes(tracker, modes, rgb, ir, box, args.rounds)
+                ms, cpu = time_modes(tracker, modes, rgb, ir, box, args.rounds)
             entry = {"rgb_ms" if m == "cv2" else f"{m}_ms": round(v, 2) for m, v in ms.items()}
+            entry.update({"rgb_cpu_ms" if m == "cv2" else f"{m}_cpu_ms": round(v, 2) for m, v in cpu.items()})
             if "fused" in ms:
                 entry["fused_over_rgb"] = round(ms["fused"] / ms["rgb"], 3)
                 entry["ir_over_rgb"] = round(ms["ir"] / ms["rgb"], 3)
