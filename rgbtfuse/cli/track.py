@@ -121,25 +121,27 @@ def run(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     with atomic_path(args.video) if args.video else contextlib.nullcontext() as video_path:
         writer = None
-        for i in tqdm(range(start, n), desc=f"{seq.name} [{mode}]", unit="frame"):
-            rgb, ir = read(i)
-            t0 = time.perf_counter()
-            if i == start:
-                tracker.init(rgb, ir, init_box)
-                result = {"bbox": list(init_box), "best_score": 1.0, "valid": True}
-            else:
-                result = tracker.track(rgb, ir)
-            ms[i] = (time.perf_counter() - t0) * 1000
-            boxes[i], scores[i], flags[i] = result["bbox"], result["best_score"], result["valid"]
-            if video_path is not None:
-                frame = _draw(rgb, ir, boxes[i], gt[i], i)
-                if writer is None:
-                    writer = cv2.VideoWriter(str(video_path), cv2.VideoWriter_fourcc(*"mp4v"), seq.fps or 30.0, frame.shape[1::-1])
-                    if not writer.isOpened():
-                        raise ConfigError(f"{args.video}: OpenCV cannot write an mp4v video here")
-                writer.write(frame)
-        if writer is not None:
-            writer.release()
+        try:
+            for i in tqdm(range(start, n), desc=f"{seq.name} [{mode}]", unit="frame"):
+                rgb, ir = read(i)
+                t0 = time.perf_counter()
+                if i == start:
+                    tracker.init(rgb, ir, init_box)
+                    result = {"bbox": list(init_box), "best_score": 1.0, "valid": True}
+                else:
+                    result = tracker.track(rgb, ir)
+                ms[i] = (time.perf_counter() - t0) * 1000
+                boxes[i], scores[i], flags[i] = result["bbox"], result["best_score"], result["valid"]
+                if video_path is not None:
+                    frame = _draw(rgb, ir, boxes[i], gt[i], i)
+                    if writer is None:
+                        writer = cv2.VideoWriter(str(video_path), cv2.VideoWriter_fourcc(*"mp4v"), seq.fps or 30.0, frame.shape[1::-1])
+                        if not writer.isOpened():
+                            raise ConfigError(f"{args.video}: OpenCV cannot write an mp4v video here")
+                    writer.write(frame)
+        finally:
+            if writer is not None:
+                writer.release()
 
     _write_outputs(out, seq, boxes, scores, flags, ms, start)
     summary = _summary(seq, mode, boxes, gt, flags, ms, start)
