@@ -7,7 +7,10 @@ before timing — only ``tracker.track()`` is timed. The modes run in alternatin
 same frames so that load changes on a shared machine hit all of them alike; the reported time
 is the median over every timed frame (``*_ms`` wall clock; ``*_cpu_ms`` CPU time of the process,
 summed over its threads: on a loaded machine with ``--threads 1`` it is the better estimate of
-the unloaded time). ``cv2.TrackerNano`` (OpenCV's RGB-only NanoTrack v2,
+the unloaded time). On a machine shared with other jobs, PyTorch's OpenMP threads spin at every
+per-layer barrier while a sibling thread is descheduled: ``--threads 2`` can then be 10-50×
+slower than ``--threads 1`` (``OMP_WAIT_POLICY=PASSIVE`` avoids most of it); the report records
+the load average. ``cv2.TrackerNano`` (OpenCV's RGB-only NanoTrack v2,
 ONNX) is timed the same way as a speed peer when OpenCV has it.
 
     python benchmarks/tracker_speed.py                      # 2 threads, 640x480 and 1920x1080
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import sys
 import time
@@ -142,6 +146,9 @@ def main() -> None:
         "torch": torch.__version__,
         "opencv": cv2.__version__,
         "cpu": platform.processor() or platform.machine(),
+        "cores": os.cpu_count(),
+        "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "default"),
+        "loadavg_1min_before": round(os.getloadavg()[0], 2),
         "goals": GOALS,
         "results": {},
     }
@@ -175,6 +182,7 @@ def main() -> None:
             "fused_over_rgb": all(v["fused_over_rgb"] <= GOALS["fused_over_rgb_max"] for r in report["results"].values() if isinstance(r, dict) for v in r.values() if "fused_over_rgb" in v),
             "nanotrack_v2_fused_1080p": nano.get("1920x1080", {}).get("fused_ms", float("inf")) <= GOALS["nanotrack_v2_fused_1080p_ms_max"],
         }
+    report["loadavg_1min_after"] = round(os.getloadavg()[0], 2)
     print(json.dumps(report, indent=2))
 
 
