@@ -16,8 +16,10 @@ from rgbtfuse.errors import RgbtfuseError
 
 # command name -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
+    "metrics": ("metrics", "score fused images with the fusion papers' metrics and write a report"),
     "prepare": ("prepare", "crop a dataset's annotated frames (RGB and IR) into an LMDB training cache"),
     "track": ("track", "track one target through an RGB-T sequence (rgb, ir or fused)"),
+    "train-fusion": ("train_fusion", "train a tracker's fusion module with the tracker frozen"),
 }
 
 
