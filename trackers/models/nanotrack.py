@@ -60,9 +60,10 @@ def _section(cfg: dict[str, Any], key: str) -> dict[str, Any]:
     return dict(value)
 
 
-def build_nanotrack(cfg: dict[str, Any], fusion: dict[str, Any] | FusionConfig | None = None, mode: str = "rgb") -> NanoTrack:
+def build_nanotrack(cfg: dict[str, Any], fusion: dict[str, Any] | FusionConfig | None = None, mode: str | None = None) -> NanoTrack:
     """Build NanoTrack from the ``model:`` section (and ``fusion:`` section) of an experiment yaml.
 
+    ``mode`` defaults to ``fused`` with a fusion section, else ``rgb``.
     Weights are random; load a published checkpoint with
     :func:`trackers.models.weights.load_tracker_weights`.
     """
@@ -78,7 +79,7 @@ def build_nanotrack(cfg: dict[str, Any], fusion: dict[str, Any] | FusionConfig |
     head = build_ban_head(head_cfg.pop("type", "ban_v2"), **head_cfg)
     fusion_cfg = fusion if isinstance(fusion, FusionConfig) or fusion is None else FusionConfig.from_dict(fusion)
     if fusion_cfg is None:
-        return NanoTrack(backbone, neck, head, mode=mode)
+        return NanoTrack(backbone, neck, head, mode=mode or "rgb")
     return NanoTrack(
         backbone,
         neck,
@@ -86,5 +87,5 @@ def build_nanotrack(cfg: dict[str, Any], fusion: dict[str, Any] | FusionConfig |
         fusion=fusion_cfg.build([backbone.out_channels]),
         fusion_position=fusion_cfg.position,
         share_backbone=fusion_cfg.share_backbone,
-        mode=mode,
+        mode=mode or "fused",
     )
