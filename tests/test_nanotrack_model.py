@@ -49,7 +49,7 @@ def test_rgbt_model_loads_rgb_checkpoint_and_second_backbone(shared):
     cfg = _with_fusion("2", {"name": "l1", "share_backbone": False})
     model = build_model(cfg, weights=weights)
     assert isinstance(model, NanoTrack) and model.mode == "fused"
-    for (k, a), (k_ir, b) in zip(model.backbone.state_dict().items(), model.backbone_ir.state_dict().items()):
+    for (k, a), (k_ir, b) in zip(model.backbone.state_dict().items(), model.backbone_ir.state_dict().items(), strict=True):
         assert k == k_ir and torch.equal(a, b)
     assert any(k.startswith("backbone_ir.") for k in model.state_dict())
 

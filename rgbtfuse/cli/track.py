@@ -152,8 +152,14 @@ def run(args: argparse.Namespace) -> int:
     _write_outputs(out, seq, boxes, scores, flags, ms, start)
     summary = _summary(seq, mode, boxes, gt, flags, ms, start)
     atomic_write(out / "summary.json", lambda tmp: tmp.write_text(json.dumps(summary, indent=2) + "\n"))
-    iou = f"mean IoU {summary['mean_iou']:.3f} over {summary['iou_frames']} annotated frames" if summary["iou_frames"] else "no ground truth after the start frame"
-    print(f"{seq.name} [{mode}]: {iou}; {summary['ms_per_frame']:.1f} ms/frame; {summary['invalid_frames']} flagged frames; results in {out}")
+    if summary["iou_frames"]:
+        iou = f"mean IoU {summary['mean_iou']:.3f} over {summary['iou_frames']} annotated frames"
+    else:
+        iou = "no ground truth after the start frame"
+    print(
+        f"{seq.name} [{mode}]: {iou}; {summary['ms_per_frame']:.1f} ms/frame; "
+        f"{summary['invalid_frames']} flagged frames; results in {out}"
+    )
     return 0
 
 
