@@ -62,3 +62,7 @@ class MissingFrameError(RgbtfuseError):
 
 class InitBoxError(RgbtfuseError):
     """A tracker initialisation box is empty or lies outside the image."""
+
+
+class ImageSizeError(RgbtfuseError):
+    """An image is too small (or otherwise sized wrongly) for the network that must process it."""

@@ -15,7 +15,9 @@ from rgbtfuse import __version__
 from rgbtfuse.errors import RgbtfuseError
 
 # command name -> (module, one-line help)
-COMMANDS: dict[str, tuple[str, str]] = {}
+COMMANDS: dict[str, tuple[str, str]] = {
+    "prepare": ("prepare", "crop a dataset's annotated frames (RGB and IR) into an LMDB training cache"),
+}
 
 
 def _build_parser() -> argparse.ArgumentParser:
