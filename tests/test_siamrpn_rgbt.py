@@ -136,6 +136,27 @@ def test_non_finite_outputs_keep_the_last_box(monkeypatch):
     assert good["valid"] and np.isfinite(good["bbox"]).all()
 
 
+def test_outputs_decoding_to_nan_keep_the_last_box(monkeypatch):
+    """Finite logits/deltas whose boxes underflow to zero size (0/0 in the ratio penalty)."""
+    model = tiny_model({"name": "add"})
+    tracker = SiamRPNTracker(model, TrackConfig())
+    seq = frames(3)
+    tracker.init(*seq[0], INIT_BOX)
+    first = tracker.track(*seq[1])
+    real_track = model.track
+
+    def zero_size(x_rgb, x_ir):
+        out = real_track(x_rgb, x_ir)
+        loc = out["loc"].clone()
+        loc[:, 10:] = -200.0  # dw, dh blocks: exp(-200) == 0 in float32
+        return {"cls": out["cls"], "loc": loc}
+
+    monkeypatch.setattr(model, "track", zero_size)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        bad = tracker.track(*seq[2])
+    assert not bad["valid"] and bad["bbox"] == first["bbox"]
+
+
 def test_config_errors_name_the_problem():
     with pytest.raises(ConfigError, match="unknown backbone type 'resnet18'.*mobilenetv2, resnet50"):
         build_siamrpn({**TINY, "backbone": {"type": "resnet18"}})
