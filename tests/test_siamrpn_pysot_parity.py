@@ -19,6 +19,7 @@ import yaml
 from pysot_seeded import seeded_image, seeded_state_dict
 from rgbtfuse.checkpoint import load_checkpoint
 from rgbtfuse.errors import CheckpointError
+from rgbtfuse.fusion import available_fusions
 from trackers.models.siamrpn import build_siamrpn
 from trackers.tracker.anchors import anchor_grid
 from trackers.tracker.base import TrackConfig
@@ -71,6 +72,15 @@ def test_experiment_yamls_carry_pysots_hyper_parameters(name):
         assert {k.upper(): v for k, v in exp["track"].items()} == pysot["TRACK"]
         assert {k.upper(): v for k, v in exp["model"]["anchor"].items()} == pysot["ANCHOR"]
         assert exp["fusion"]["name"] == fusion
+
+
+@pytest.mark.parametrize("fusion", ["add", "l1", "sca", "rfn", "llrr"])
+def test_experiment_yamls_build_fused_models(fusion):
+    exp = experiment("siamrpn_mobilev2_l234_dwxcorr", fusion)
+    if exp["fusion"]["name"] not in available_fusions():
+        pytest.skip(f"fusion {exp['fusion']['name']!r} is not registered in this checkout")
+    model = build_siamrpn({k: v for k, v in exp["model"].items() if k != "type"}, fusion=exp["fusion"])
+    assert model.mode == "fused" and [m.channels for m in model.fusion.scales] == [256, 256, 256]
 
 
 def test_checkpoint_with_a_missing_key_is_rejected_by_name(tmp_path):
