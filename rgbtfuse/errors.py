@@ -66,3 +66,7 @@ class InitBoxError(RgbtfuseError):
 
 class ImageSizeError(RgbtfuseError):
     """An image is too small (or otherwise sized wrongly) for the network that must process it."""
+
+
+class MetricInputError(RgbtfuseError):
+    """An image cannot be scored by a metric (e.g. smaller than the metric's windows)."""
