@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 import torch
 import yaml
-
 from pysot_seeded import seeded_image, seeded_state_dict
+
 from rgbtfuse.checkpoint import load_checkpoint
 from rgbtfuse.errors import CheckpointError
 from rgbtfuse.fusion import available_fusions

@@ -28,7 +28,7 @@ class AnchorConfig:
         self.anchor_num = len(self.ratios) * len(self.scales)
 
     @classmethod
-    def from_dict(cls, cfg: dict[str, Any]) -> "AnchorConfig":
+    def from_dict(cls, cfg: dict[str, Any]) -> AnchorConfig:
         names = {f.name for f in fields(cls)}
         unknown = sorted(set(cfg) - names)
         if unknown:
