@@ -77,6 +77,7 @@ def run(args: argparse.Namespace) -> int:
     loop = LoopConfig.from_dict(train)
 
     device = resolve_device(args.device)
+    torch.manual_seed(loop.seed)  # the fusion module's initial weights depend on the seed only
     model = build_model(cfg, weights=weights, mode="fused").to(device)
     model.freeze_all_but_fusion()
     track_defaults = NANOTRACK_TRACK_DEFAULTS if cfg["model"]["type"] == "nanotrack" else {}
