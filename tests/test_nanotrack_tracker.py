@@ -112,7 +112,8 @@ def test_fused_mean_of_identical_frames_equals_rgb_tracking(shared):
     rgb_only = _run(build_tracker(cfg, weights=weights, mode="rgb", device="cpu"), seq, frames, tuple(seq.boxes[0]))
     fused = _run(build_tracker(cfg, weights=weights, device="cpu"), seq, frames, tuple(seq.boxes[0]), ir_from_rgb=True)
     np.testing.assert_allclose(fused, rgb_only, atol=1e-3)
-    ir_only = _run(build_tracker(cfg, weights=weights, mode="ir", device="cpu"), seq, frames, tuple(seq.boxes[0]), use_rgb=False, ir_from_rgb=True)
+    ir_tracker = build_tracker(cfg, weights=weights, mode="ir", device="cpu")
+    ir_only = _run(ir_tracker, seq, frames, tuple(seq.boxes[0]), use_rgb=False, ir_from_rgb=True)
     np.testing.assert_allclose(ir_only, rgb_only, atol=1e-3)
 
 

@@ -66,7 +66,10 @@ def test_outputs_and_video(tmp_path, random_weights, capsys):
     seq = make_vtuav(tmp_path / "seq", n=12)
     out = tmp_path / "out"
     video = tmp_path / "v.mp4"
-    rc = _track("--config", V2_L1, "--weights", random_weights, "--sequence", str(seq), "--out", str(out), "--video", str(video), "--device", "cpu")
+    rc = _track(
+        "--config", V2_L1, "--weights", random_weights, "--sequence", str(seq), "--out", str(out),
+        "--video", str(video), "--device", "cpu",
+    )
     assert rc == 0
     boxes = np.loadtxt(out / "boxes.txt", delimiter=",")
     assert boxes.shape == (12, 4) and np.isfinite(boxes).all()
@@ -87,7 +90,10 @@ def test_outputs_and_video(tmp_path, random_weights, capsys):
 def test_gray_ir_and_init_option(tmp_path, random_weights):
     seq = make_vtuav(tmp_path / "seq", n=5, gray_ir=True)
     out = tmp_path / "out"
-    rc = _track("--config", V2, "--weights", random_weights, "--sequence", str(seq), "--out", str(out), "--mode", "ir", "--init", "41,41,28,22")
+    rc = _track(
+        "--config", V2, "--weights", random_weights, "--sequence", str(seq), "--out", str(out),
+        "--mode", "ir", "--init", "41,41,28,22",
+    )
     assert rc == 0
     boxes = np.loadtxt(out / "boxes.txt", delimiter=",")
     np.testing.assert_allclose(boxes[0], (41, 41, 28, 22))

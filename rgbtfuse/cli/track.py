@@ -16,6 +16,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import torch
 from tqdm import tqdm
 
 from rgbtfuse.atomic import atomic_path, atomic_write
@@ -37,6 +38,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--init", help="initial box x,y,w,h on frame 0 (default: first ground-truth box)")
     parser.add_argument("--align", choices=("none", "resize"), default="none", help="resize IR frames to the RGB size")
     parser.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
+    parser.add_argument("--threads", type=int, help="CPU threads for PyTorch (default: PyTorch's; 1 on a busy machine)")
 
 
 def parse_box(text: str) -> tuple[float, float, float, float]:
@@ -99,6 +101,10 @@ def run(args: argparse.Namespace) -> int:
     if seq.static:
         raise ConfigError(f"{seq.root}: a folder of unrelated still image pairs ({seq.layout}), not a video to track through")
     seq.check_frames()
+    if args.threads is not None:
+        if args.threads < 1:
+            raise ConfigError(f"--threads must be at least 1, got {args.threads}")
+        torch.set_num_threads(args.threads)
     tracker = build_tracker(args.config, args.weights, args.fusion_weights, args.mode, args.device)
     mode = tracker.model.mode
     gt = seq.ir_boxes if mode == "ir" and seq.ir_boxes is not None else seq.boxes
@@ -121,31 +127,39 @@ def run(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     with atomic_path(args.video) if args.video else contextlib.nullcontext() as video_path:
         writer = None
-        for i in tqdm(range(start, n), desc=f"{seq.name} [{mode}]", unit="frame"):
-            rgb, ir = read(i)
-            t0 = time.perf_counter()
-            if i == start:
-                tracker.init(rgb, ir, init_box)
-                result = {"bbox": list(init_box), "best_score": 1.0, "valid": True}
-            else:
-                result = tracker.track(rgb, ir)
-            ms[i] = (time.perf_counter() - t0) * 1000
-            boxes[i], scores[i], flags[i] = result["bbox"], result["best_score"], result["valid"]
-            if video_path is not None:
-                frame = _draw(rgb, ir, boxes[i], gt[i], i)
-                if writer is None:
-                    writer = cv2.VideoWriter(str(video_path), cv2.VideoWriter_fourcc(*"mp4v"), seq.fps or 30.0, frame.shape[1::-1])
-                    if not writer.isOpened():
-                        raise ConfigError(f"{args.video}: OpenCV cannot write an mp4v video here")
-                writer.write(frame)
-        if writer is not None:
-            writer.release()
+        try:
+            for i in tqdm(range(start, n), desc=f"{seq.name} [{mode}]", unit="frame"):
+                rgb, ir = read(i)
+                t0 = time.perf_counter()
+                if i == start:
+                    tracker.init(rgb, ir, init_box)
+                    result = {"bbox": list(init_box), "best_score": 1.0, "valid": True}
+                else:
+                    result = tracker.track(rgb, ir)
+                ms[i] = (time.perf_counter() - t0) * 1000
+                boxes[i], scores[i], flags[i] = result["bbox"], result["best_score"], result["valid"]
+                if video_path is not None:
+                    frame = _draw(rgb, ir, boxes[i], gt[i], i)
+                    if writer is None:
+                        writer = cv2.VideoWriter(str(video_path), cv2.VideoWriter_fourcc(*"mp4v"), seq.fps or 30.0, frame.shape[1::-1])
+                        if not writer.isOpened():
+                            raise ConfigError(f"{args.video}: OpenCV cannot write an mp4v video here")
+                    writer.write(frame)
+        finally:
+            if writer is not None:
+                writer.release()
 
     _write_outputs(out, seq, boxes, scores, flags, ms, start)
     summary = _summary(seq, mode, boxes, gt, flags, ms, start)
     atomic_write(out / "summary.json", lambda tmp: tmp.write_text(json.dumps(summary, indent=2) + "\n"))
-    iou = f"mean IoU {summary['mean_iou']:.3f} over {summary['iou_frames']} annotated frames" if summary["iou_frames"] else "no ground truth after the start frame"
-    print(f"{seq.name} [{mode}]: {iou}; {summary['ms_per_frame']:.1f} ms/frame; {summary['invalid_frames']} flagged frames; results in {out}")
+    if summary["iou_frames"]:
+        iou = f"mean IoU {summary['mean_iou']:.3f} over {summary['iou_frames']} annotated frames"
+    else:
+        iou = "no ground truth after the start frame"
+    print(
+        f"{seq.name} [{mode}]: {iou}; {summary['ms_per_frame']:.1f} ms/frame; "
+        f"{summary['invalid_frames']} flagged frames; results in {out}"
+    )
     return 0
 
 

@@ -81,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
     loop = LoopConfig.from_dict(train)
 
     device = resolve_device(args.device)
-    torch.manual_seed(loop.seed)  # the fusion module's initial weights (torch seeds itself randomly otherwise)
+    torch.manual_seed(loop.seed)  # the fusion module's initial weights depend on the seed only
     model = build_model(cfg, weights=weights, mode="fused").to(device)
     model.freeze_all_but_fusion()
     track_defaults = TRACK_DEFAULTS.get(cfg["model"]["type"], {})

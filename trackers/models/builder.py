@@ -95,7 +95,13 @@ def build_model(
 ) -> SiameseRGBT:
     """Network of the experiment, with weights loaded; ``mode`` defaults to ``fused`` when the
     experiment has a fusion section, else ``rgb``."""
-    cfg = load_experiment(cfg)
+    return _build_model(load_experiment(cfg), weights, fusion_weights, mode)[0]
+
+
+def _build_model(
+    cfg: dict[str, Any], weights: str | Path | None, fusion_weights: str | Path | None, mode: str | None
+) -> tuple[SiameseRGBT, bool]:
+    """``(model, whether fusion parameters were loaded)``."""
     fusion = FusionConfig.from_dict(cfg.get("fusion"))
     model_cfg = {k: v for k, v in cfg["model"].items() if k != "type"}
     kind = cfg["model"]["type"]
@@ -116,13 +122,7 @@ def build_model(
     else:
         raise ConfigError(f"unknown model.type {kind!r}; available: nanotrack, siamrpn, filterbank")
     fusion_loaded = load_tracker_weights(model, weights, fusion_weights)
-    if fusion is not None and not fusion_loaded and any(p.numel() for p in model.fusion.parameters()):
-        warnings.warn(
-            f"fusion {fusion.name!r} has trainable parameters but no fusion weights were loaded "
-            "(pass fusion_weights / --fusion-weights): it runs with its random initial weights",
-            stacklevel=2,
-        )
-    return model.eval()
+    return model.eval(), fusion_loaded
 
 
 def build_tracker(
@@ -134,7 +134,13 @@ def build_tracker(
 ) -> SiameseTracker:
     """Tracker (model on ``device``, eval mode) for an experiment yaml or dict."""
     cfg = load_experiment(cfg)
-    model = build_model(cfg, weights, fusion_weights, mode)
+    model, fusion_loaded = _build_model(cfg, weights, fusion_weights, mode)
+    if model.fusion is not None and not fusion_loaded and any(p.numel() for p in model.fusion.parameters()):
+        warnings.warn(
+            f"fusion {cfg['fusion']['name']!r} has trainable parameters but no fusion weights were loaded "
+            "(pass fusion_weights / --fusion-weights): it tracks with its random initial weights",
+            stacklevel=2,
+        )
     dev = resolve_device(device)
     track_cfg = cfg.get("track") or {}
     if not isinstance(track_cfg, dict):

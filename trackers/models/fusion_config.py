@@ -28,7 +28,7 @@ class FusionConfig:
     options: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def from_dict(cls, cfg: dict[str, Any] | None) -> "FusionConfig | None":
+    def from_dict(cls, cfg: dict[str, Any] | None) -> FusionConfig | None:
         """``None`` (no fusion) for an absent or empty section."""
         if not cfg:
             return None

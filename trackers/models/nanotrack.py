@@ -22,24 +22,15 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-from torch import nn
 
 from rgbtfuse.errors import ConfigError
 from trackers.models.backbone.mobilenet_v3 import MobileNetV3Small
 from trackers.models.fusion_config import FusionConfig
 from trackers.models.head.ban import build_ban_head
+from trackers.models.neck.adjust import AdjustLayer
 from trackers.models.siamese import SiameseRGBT
 
 _MODEL_KEYS = {"type", "backbone", "neck", "head"}
-
-
-class AdjustLayer(nn.Module):
-    """The published ``neck.downsample`` 1×1 conv + BN, kept only so checkpoints load with their
-    exact keys (and stay loadable by the authors' code); never applied, as in the authors' model."""
-
-    def __init__(self, in_channels: int, out_channels: int):
-        super().__init__()
-        self.downsample = nn.Sequential(nn.Conv2d(in_channels, out_channels, 1, bias=False), nn.BatchNorm2d(out_channels))
 
 
 class NanoTrack(SiameseRGBT):
@@ -48,7 +39,8 @@ class NanoTrack(SiameseRGBT):
     head_name = "ban_head"
 
     def _neck(self, feats: list[torch.Tensor]) -> list[torch.Tensor]:
-        return feats  # the published AdjustLayer is never applied (see module docstring)
+        # the published neck (pysot's AdjustLayer: same keys) is never applied, as in the authors' model
+        return feats
 
 
 def _section(cfg: dict[str, Any], key: str) -> dict[str, Any]:
@@ -60,9 +52,10 @@ def _section(cfg: dict[str, Any], key: str) -> dict[str, Any]:
     return dict(value)
 
 
-def build_nanotrack(cfg: dict[str, Any], fusion: dict[str, Any] | FusionConfig | None = None, mode: str = "rgb") -> NanoTrack:
+def build_nanotrack(cfg: dict[str, Any], fusion: dict[str, Any] | FusionConfig | None = None, mode: str | None = None) -> NanoTrack:
     """Build NanoTrack from the ``model:`` section (and ``fusion:`` section) of an experiment yaml.
 
+    ``mode`` defaults to ``fused`` with a fusion section, else ``rgb``.
     Weights are random; load a published checkpoint with
     :func:`trackers.models.weights.load_tracker_weights`.
     """
@@ -78,7 +71,7 @@ def build_nanotrack(cfg: dict[str, Any], fusion: dict[str, Any] | FusionConfig |
     head = build_ban_head(head_cfg.pop("type", "ban_v2"), **head_cfg)
     fusion_cfg = fusion if isinstance(fusion, FusionConfig) or fusion is None else FusionConfig.from_dict(fusion)
     if fusion_cfg is None:
-        return NanoTrack(backbone, neck, head, mode=mode)
+        return NanoTrack(backbone, neck, head, mode=mode or "rgb")
     return NanoTrack(
         backbone,
         neck,
@@ -86,5 +79,5 @@ def build_nanotrack(cfg: dict[str, Any], fusion: dict[str, Any] | FusionConfig |
         fusion=fusion_cfg.build([backbone.out_channels]),
         fusion_position=fusion_cfg.position,
         share_backbone=fusion_cfg.share_backbone,
-        mode=mode,
+        mode=mode or "fused",
     )

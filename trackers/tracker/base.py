@@ -141,6 +141,10 @@ class SiameseTracker:
         cy = bbox[1] + self.center_pos[1]
         width = self.size[0] * (1 - lr) + bbox[2] * lr
         height = self.size[1] * (1 - lr) + bbox[3] * lr
+        if not np.isfinite([cx, cy, width, height]).all():
+            # finite outputs can still decode to NaN (e.g. zero-size boxes: 0/0 in the ratio
+            # penalty); pysot's clip would silently turn that into a 10-px box
+            return {"bbox": self._bbox(), "best_score": float("nan"), "valid": False}
         # pysot's clip: centre inside the image, size between 10 px and the image size
         cx = max(0.0, min(cx, shape[1]))
         cy = max(0.0, min(cy, shape[0]))
