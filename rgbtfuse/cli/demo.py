@@ -63,6 +63,7 @@ def _trackers(config: str | Path, weights: str | None, fusion_weights: str | Non
         text = str(w.message)
         if text not in notes:
             notes.append(text)
+            warnings.warn(text, w.category, stacklevel=2)  # now, and again under the table
     desc = f"{cfg['model']['type']} ({Path(str(config)).name}) + {cfg['fusion']['name']} fusion"
     desc += f", fusion weights {fusion_weights}" if fusion_weights else ""
     return trackers, notes, desc
