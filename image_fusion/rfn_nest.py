@@ -33,11 +33,12 @@ class RFNNest(NestAutoEncoderNet):
     Args:
         fusion: registered fusion name per scale (default ``rfn``, the published RFN).
         deepsupervision: build ``conv1..3`` instead of ``conv_out`` (the published model has not).
+        authors_split: fuse images > 512 px in four overlapping parts, as the authors' test code.
         **fusion_cfg: options of the fusion module.
     """
 
-    def __init__(self, fusion: str = "rfn", deepsupervision: bool = False, **fusion_cfg: Any):
-        super().__init__(NEST_CHANNELS, deepsupervision, minmax_eps=1e-10)
+    def __init__(self, fusion: str = "rfn", deepsupervision: bool = False, authors_split: bool = False, **fusion_cfg: Any):
+        super().__init__(NEST_CHANNELS, deepsupervision, minmax_eps=1e-10, authors_split=authors_split)
         self.fusion_name = fusion
         for i, c in enumerate(NEST_CHANNELS, 1):
             self.add_module(f"fusion_block{i}", build_fusion(fusion, c, **fusion_cfg))
@@ -79,6 +80,6 @@ def _weight_files(path: str | Path | Sequence[str | Path]) -> list[Path]:
 
 
 @register_model("rfn_nest")
-def rfn_nest(fusion: str = "rfn", deepsupervision: bool = False, **fusion_cfg: Any) -> RFNNest:
+def rfn_nest(fusion: str = "rfn", deepsupervision: bool = False, authors_split: bool = False, **fusion_cfg: Any) -> RFNNest:
     """RFN-Nest; ``weights`` = folder with both published files, or a list ``[autoencoder, rfn]``."""
-    return RFNNest(fusion, deepsupervision, **fusion_cfg)
+    return RFNNest(fusion, deepsupervision, authors_split, **fusion_cfg)
