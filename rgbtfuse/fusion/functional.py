@@ -37,6 +37,10 @@ def l1_activity(x: torch.Tensor, window: int = 0) -> torch.Tensor:
     return act
 
 
+#: float64 elements per chunk (64 MB) when building Gram matrices
+_CHUNK_ELEMENTS = 1 << 23
+
+
 @contextmanager
 def _single_threaded(device: torch.device) -> Iterator[None]:
     """Run CPU LAPACK calls on one thread.
@@ -65,19 +69,25 @@ def nuclear_norm_per_channel(x: torch.Tensor, offset: float = 0.0) -> torch.Tens
     gradient ``U Vᵀ`` stays finite for rank-deficient maps (e.g. all-zero channels).
     """
     b, c, h, w = x.shape
-    maps = (x.double() + offset).reshape(b * c, h, w)
+    maps = x.reshape(b * c, h, w)
     if torch.is_grad_enabled() and maps.requires_grad:
         with _single_threaded(x.device):
-            norms = torch.linalg.svdvals(maps).sum(dim=-1)
+            norms = torch.linalg.svdvals(maps.double() + offset).sum(dim=-1)
     else:
         if h > w:
             maps = maps.transpose(-1, -2)
-        gram = maps @ maps.transpose(-1, -2)
+        # float64 copies in chunks of ~64 MB: memory stays bounded on large images
+        chunk = max(1, _CHUNK_ELEMENTS // (h * w))
+        gram = torch.cat([_gram(m.double() + offset) for m in maps.split(chunk)])
         with _single_threaded(x.device):
             eigenvalues = torch.linalg.eigvalsh(gram)
         # round-off can make the eigenvalues of a rank-deficient Gram matrix slightly negative
         norms = eigenvalues.clamp_min(0).sqrt().sum(dim=-1)
     return norms.reshape(b, c, 1, 1).to(x.dtype)
+
+
+def _gram(m: torch.Tensor) -> torch.Tensor:
+    return m @ m.transpose(-1, -2)
 
 
 CHANNEL_POOLINGS = ("avg", "max", "nuclear")

@@ -21,7 +21,7 @@ class ConvLayer(nn.Module):
         self.conv2d = nn.Conv2d(in_channels, out_channels, kernel_size, stride)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.relu(self.conv2d(self.reflection_pad(x)))
+        return F.relu(self.conv2d(self.reflection_pad(x)), inplace=True)  # the conv output is fresh
 
 
 def upsample_like(x: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
