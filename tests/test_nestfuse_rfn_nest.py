@@ -299,3 +299,17 @@ def test_authors_split_of_large_images():
     model.authors_split = False
     np.testing.assert_array_equal(model.fuse_arrays(ir, vi), whole)
     assert not np.array_equal(whole, expected)
+
+
+def test_banded_convolutions_change_nothing(monkeypatch):
+    """Large inputs are convolved in row bands (bounded memory): same output as one full conv."""
+    import rgbtfuse.fusion.layers as layers
+
+    model = create_model("nestfuse", strategy="attention_nuclear")
+    model.load_state_dict(_random_state(KEYS["nestfuse_1e2"], 13))
+    ir, vi = _images(29, 34, seed=14)
+    with torch.inference_mode():
+        full = model(ir, vi)
+        monkeypatch.setattr(layers, "BAND_ELEMENTS", 3000)  # bands of 1–5 rows at every layer
+        banded = model(ir, vi)
+    assert _rel_err(banded, full.double()) <= 1e-6
