@@ -279,6 +279,7 @@ def test_published_reference_output_is_not_reproducible_here(shared):
     assert published.min() == 0 and published.max() in (254, 255)  # min-max scaled then truncated
 
 
+@pytest.mark.slow
 def test_authors_split_of_large_images():
     """``authors_split``: four quadrants overlapping by 5 px, summed in the authors' order, averaged."""
     model = create_model("rfn_nest", authors_split=True)
@@ -302,7 +303,7 @@ def test_authors_split_of_large_images():
 
 
 def test_banded_convolutions_change_nothing(monkeypatch):
-    """Large inputs are convolved in row bands (bounded memory): same output as one full conv."""
+    """Large inputs are convolved in row bands (bounded memory): the same output up to rounding."""
     import rgbtfuse.fusion.layers as layers
 
     model = create_model("nestfuse", strategy="attention_nuclear")
@@ -310,6 +311,10 @@ def test_banded_convolutions_change_nothing(monkeypatch):
     ir, vi = _images(29, 34, seed=14)
     with torch.inference_mode():
         full = model(ir, vi)
-        monkeypatch.setattr(layers, "BAND_ELEMENTS", 3000)  # bands of 1–5 rows at every layer
+        monkeypatch.setattr(layers, "BAND_ELEMENTS", 8000)  # bands of 1–14 rows in most layers
+        calls = []
+        banded_forward = layers.ConvLayer._forward_banded
+        monkeypatch.setattr(layers.ConvLayer, "_forward_banded", lambda self, x: calls.append(1) or banded_forward(self, x))
         banded = model(ir, vi)
-    assert _rel_err(banded, full.double()) <= 1e-6
+    assert len(calls) > 10
+    assert _rel_err(banded, full.double()) <= 1e-5  # float32 rounding of differently shaped convs
