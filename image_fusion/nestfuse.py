@@ -16,12 +16,10 @@ from typing import Any
 
 import torch
 
-from rgbtfuse.errors import ConfigError
-from rgbtfuse.fusion import MultiScaleFusion
 from image_fusion.nest import NEST_CHANNELS, NestAutoEncoderNet
 from image_fusion.registry import register_model
-
-NESTFUSE_STRATEGIES = ("attention_avg", "attention_max", "attention_nuclear")
+from rgbtfuse.errors import ConfigError
+from rgbtfuse.fusion import MultiScaleFusion
 
 
 class NestFuse(NestAutoEncoderNet):

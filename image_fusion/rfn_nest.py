@@ -17,11 +17,11 @@ from typing import Any
 
 import torch
 
+from image_fusion.nest import NEST_CHANNELS, NestAutoEncoderNet
+from image_fusion.registry import register_model
 from rgbtfuse.checkpoint import load_state_dict
 from rgbtfuse.errors import CheckpointError
 from rgbtfuse.fusion import build_fusion
-from image_fusion.nest import NEST_CHANNELS, NestAutoEncoderNet
-from image_fusion.registry import register_model
 
 #: file names of the published checkpoints (auto-encoder, RFN)
 PUBLISHED_FILES = ("nestfuse_gray_1e2.model", "Final_epoch_2_alpha_700_wir_6.0_wvi_3.0_ssim_vi.model")

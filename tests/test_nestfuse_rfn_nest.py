@@ -304,7 +304,7 @@ def test_authors_split_of_large_images():
 
 def test_banded_convolutions_change_nothing(monkeypatch):
     """Large inputs are convolved in row bands (bounded memory): the same output up to rounding."""
-    import rgbtfuse.fusion.layers as layers
+    from rgbtfuse.fusion import layers
 
     model = create_model("nestfuse", strategy="attention_nuclear")
     model.load_state_dict(_random_state(KEYS["nestfuse_1e2"], 13))

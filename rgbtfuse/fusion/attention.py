@@ -18,7 +18,12 @@ import torch
 
 from rgbtfuse.errors import ConfigError
 from rgbtfuse.fusion.base import FusionModule, register_fusion
-from rgbtfuse.fusion.functional import CHANNEL_POOLINGS, channel_pool, softmax_weights, weights_from_activity
+from rgbtfuse.fusion.functional import (
+    CHANNEL_POOLINGS,
+    channel_pool,
+    softmax_weights,
+    weights_from_activity,
+)
 
 #: NestFuse's ``EPSILON``
 NESTFUSE_EPS = 1e-5

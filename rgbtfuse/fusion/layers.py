@@ -6,7 +6,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-
 #: without autograd, inputs with more elements are convolved in row bands: the same result,
 #: without the full-size padded copy and the convolution library's re-layouted copies
 BAND_ELEMENTS = 1 << 24
