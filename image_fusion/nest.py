@@ -51,7 +51,7 @@ class NestAutoEncoderNet(ImageFusionNet):
             ``*_deep_super.model`` checkpoints) instead of the single ``conv_out``; the fused
             image is then the output of ``conv3`` (on the last nest node), see :meth:`decode`.
         minmax_eps: ε in the min-max output scaling (NestFuse 0, RFN-Nest 1e-10).
-        authors_split: in :meth:`fuse_arrays`, fuse images larger than 512 pixels in four
+        authors_split: in :meth:`fuse_tensors` / ``fuse_arrays``, fuse images larger than 512 pixels in four
             overlapping quadrants and average them, as the authors' test code does (reproduces
             their published outputs for such images, seams included). Default: whole image.
     """
@@ -142,23 +142,20 @@ class NestAutoEncoderNet(ImageFusionNet):
             return np.zeros(img.shape, np.uint8)
         return ((img - lo) / span * np.float32(255)).astype(np.uint8)
 
-    @torch.inference_mode()
-    def fuse_arrays(self, ir: np.ndarray, vis: np.ndarray) -> np.ndarray:
-        """Fuse two aligned ``(H, W)`` uint8 gray images → ``(H, W)`` uint8 (see ``authors_split``)."""
-        h, w = ir.shape[:2]
+    def fuse_tensors(self, ir: torch.Tensor, vis: torch.Tensor) -> torch.Tensor:
+        """Raw fused ``(1, 1, H, W)`` of preprocessed inputs; see ``authors_split`` for large images."""
+        h, w = ir.shape[-2:]
         if not self.authors_split or max(h, w) <= SPLIT_ABOVE:
-            return super().fuse_arrays(ir, vis)
-        device = next(self.parameters()).device
-        fused = torch.zeros(1, 1, h, w, device=device)
-        count = torch.zeros(1, 1, h, w, device=device)
+            return self(ir, vis)
+        fused = ir.new_zeros(1, 1, h, w)
+        count = ir.new_zeros(1, 1, h, w)
         # the authors' get_img_parts / recons_fusion_images: quadrants overlapping by 5 pixels
         hc, wc = h // 2, w // 2
         for rows in (slice(0, hc + 3), slice(hc - 2, h)):
             for cols in (slice(0, wc + 3), slice(wc - 2, w)):
-                part = self(self.preprocess(ir[rows, cols]).to(device), self.preprocess(vis[rows, cols]).to(device))
-                fused[..., rows, cols] += part
+                fused[..., rows, cols] += self(ir[..., rows, cols], vis[..., rows, cols])
                 count[..., rows, cols] += 1
-        return self.postprocess(fused / count)
+        return fused / count
 
     # -- weights ---------------------------------------------------------------------------
     @staticmethod
