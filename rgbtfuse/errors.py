@@ -62,3 +62,7 @@ class MissingFrameError(RgbtfuseError):
 
 class InitBoxError(RgbtfuseError):
     """A tracker initialisation box is empty or lies outside the image."""
+
+
+class WeightsError(RgbtfuseError):
+    """A weights file is unknown, fails its checksum, or cannot be downloaded."""

@@ -15,7 +15,10 @@ from rgbtfuse import __version__
 from rgbtfuse.errors import RgbtfuseError
 
 # command name -> (module, one-line help)
-COMMANDS: dict[str, tuple[str, str]] = {}
+COMMANDS: dict[str, tuple[str, str]] = {
+    "fuse": ("fuse", "fuse infrared/visible image pairs with NestFuse, RFN-Nest, LRRNet or DIDFuse"),
+    "weights": ("weights", "list, verify and download the published checkpoints"),
+}
 
 
 def _build_parser() -> argparse.ArgumentParser:
