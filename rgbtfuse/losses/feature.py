@@ -1,0 +1,85 @@
+"""Feature-level losses for training a fusion module inside a frozen tracker.
+
+Both take per-scale lists of ``(B, C, H, W)`` features: fused, RGB and IR. ``||·||²_F`` is taken
+as the mean of squares (as the authors' training code does with ``MSELoss``), so the weights do
+not depend on feature-map size.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+
+from rgbtfuse.fusion.baselines import L1NormFusion
+from rgbtfuse.losses.ssim import feature_ssim
+
+
+def gram_matrix(x: torch.Tensor) -> torch.Tensor:
+    """``(B, C, H, W)`` → ``(B, C, C)`` Gram matrix ``F Fᵀ / (C·H·W)`` (LRRNet's normalisation)."""
+    b, c, h, w = x.shape
+    f = x.reshape(b, c, h * w)
+    return f @ f.transpose(1, 2) / (c * h * w)
+
+
+def rfn_tracking_loss(
+    fused: Sequence[torch.Tensor],
+    rgb: Sequence[torch.Tensor],
+    ir: Sequence[torch.Tensor],
+    alpha: float = 700.0,
+    w_vi: float = 3.0,
+    w_ir: float = 6.0,
+    w1: Sequence[float] = (1.0, 10.0, 100.0, 1000.0),
+    ssim_window: int = 11,
+) -> tuple[torch.Tensor, dict[str, float]]:
+    """RFN-Nest's tracking loss (Eq. 7 + Eq. 6): ``α·L_detail + L_feature``.
+
+    ``L_detail = Σ_m 1 − SSIM(Φ_f^m, l1(Φ_rgb^m, Φ_ir^m))`` (l1: the l1-norm fusion rule, 3×3 box)
+    and ``L_feature = Σ_m w1(m)·||Φ_f^m − (w_vi·Φ_rgb^m + w_ir·Φ_ir^m)||²``. ``w1`` gives one
+    weight per scale (the paper's four values are for its four encoder scales; a tracker with
+    three levels uses the first three unless the yaml says otherwise).
+    """
+    if len(w1) < len(fused):
+        raise ValueError(f"w1 has {len(w1)} weights for {len(fused)} scales")
+    detail = fused[0].new_zeros(())
+    feature = fused[0].new_zeros(())
+    l1_rule = L1NormFusion(0, window=1)
+    for m, (f, r, i) in enumerate(zip(fused, rgb, ir)):
+        with torch.no_grad():
+            target = l1_rule(r, i)
+        detail = detail + (1 - feature_ssim(f, target, ssim_window))
+        feature = feature + w1[m] * F.mse_loss(f, w_vi * r + w_ir * i)
+    total = alpha * detail + feature
+    return total, {"loss": total.item(), "detail": detail.item(), "feature": feature.item()}
+
+
+def lrrnet_tracking_loss(
+    fused: Sequence[torch.Tensor],
+    rgb: Sequence[torch.Tensor],
+    ir: Sequence[torch.Tensor],
+    gamma_s: float = 10.0,
+    gamma_m: float = 2.0,
+    gamma_d: float = 2000.0,
+    ws_r: float = 3.0,
+    wm_i: float = 2.0,
+    wm_r: float = 1.0,
+    wd_i: float = 2.0,
+    wd_r: float = 1.0,
+    levels: Sequence[int] | None = None,
+) -> tuple[torch.Tensor, dict[str, float]]:
+    """LRRNet's tracking loss (Eq. 15) on shallow / middle / deep fused features.
+
+    ``γs·||F¹_f − ws_r·F¹_r||² + γm·||F²_f − (wm_i·F²_i + wm_r·F²_r)||²
+    + γd·||Gram(F³_f) − (wd_i·Gram(F³_i) + wd_r·Gram(F³_r))||²``.
+    ``levels`` picks the scale used as shallow, middle and deep (default: first, middle, last —
+    the three ResNet-50 outputs of the paper; a one-scale tracker uses its one map for all three).
+    """
+    n = len(fused)
+    s, m, d = levels if levels is not None else (0, n // 2, n - 1)
+    shallow = F.mse_loss(fused[s], ws_r * rgb[s])
+    middle = F.mse_loss(fused[m], wm_i * ir[m] + wm_r * rgb[m])
+    deep = F.mse_loss(gram_matrix(fused[d]), wd_i * gram_matrix(ir[d]) + wd_r * gram_matrix(rgb[d]))
+    total = gamma_s * shallow + gamma_m * middle + gamma_d * deep
+    logs = {"loss": total, "shallow": shallow, "middle": middle, "deep": deep}
+    return total, {k: v.item() for k, v in logs.items()}

@@ -1,0 +1,72 @@
+"""Feature-level losses against their equations, written out naively."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from rgbtfuse.losses import gram_matrix, lrrnet_tracking_loss, rfn_tracking_loss
+from rgbtfuse.losses.ssim import feature_ssim, fitting_window
+
+
+def _feats(seed: int, n: int = 3, shape=(2, 4, 9, 11)) -> list[torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    return [torch.randn(*shape, generator=g, dtype=torch.float64) for _ in range(n)]
+
+
+def test_gram_matrix_formula():
+    x = _feats(0, 1)[0]
+    b, c, h, w = x.shape
+    ref = torch.stack([torch.stack([torch.stack([(x[k, i] * x[k, j]).sum() for j in range(c)]) for i in range(c)]) for k in range(b)])
+    torch.testing.assert_close(gram_matrix(x), ref / (c * h * w))
+
+
+def test_lrrnet_loss_matches_eq15():
+    f, r, i = _feats(1), _feats(2), _feats(3)
+    total, logs = lrrnet_tracking_loss(f, r, i)
+
+    def msq(a):
+        return (a**2).mean()
+
+    ref = (
+        10 * msq(f[0] - 3.0 * r[0])
+        + 2.0 * msq(f[1] - (2.0 * i[1] + 1.0 * r[1]))
+        + 2000 * msq(gram_matrix(f[2]) - (2.0 * gram_matrix(i[2]) + 1.0 * gram_matrix(r[2])))
+    )
+    torch.testing.assert_close(total, ref)
+    assert set(logs) == {"loss", "shallow", "middle", "deep"}
+
+
+def test_rfn_loss_matches_eq6_eq7():
+    f, r, i = _feats(4), _feats(5), _feats(6)
+    total, logs = rfn_tracking_loss(f, r, i, alpha=700, w_vi=3, w_ir=6, w1=(1, 10, 100))
+    feature = sum(w * ((fm - (3 * rm + 6 * im)) ** 2).mean() for w, fm, rm, im in zip((1, 10, 100), f, r, i))
+    torch.testing.assert_close(torch.tensor(logs["feature"], dtype=torch.float64), feature, rtol=1e-6, atol=0)
+    assert total.item() == pytest.approx(700 * logs["detail"] + logs["feature"], rel=1e-9)
+    # a fused map equal to the l1-rule target has zero detail loss
+    from rgbtfuse.fusion import build_fusion
+
+    l1 = build_fusion("l1", 4, window=1)
+    perfect = [l1(rm, im) for rm, im in zip(r, i)]
+    _, logs = rfn_tracking_loss(perfect, r, i, w1=(1, 1, 1))
+    assert logs["detail"] == pytest.approx(0.0, abs=1e-6)
+
+
+def test_losses_are_differentiable_and_decrease():
+    f = [t.clone().requires_grad_(True) for t in _feats(7)]
+    r, i = _feats(8), _feats(9)
+    opt = torch.optim.SGD(f, lr=1e-4)
+    first = None
+    for _ in range(5):
+        opt.zero_grad()
+        loss, _ = lrrnet_tracking_loss(f, r, i)
+        loss.backward()
+        opt.step()
+        first = first if first is not None else loss.item()
+    assert loss.item() < first
+
+
+def test_ssim_window_fits_small_maps():
+    assert fitting_window(7, 7) == 7 and fitting_window(8, 30) == 7 and fitting_window(40, 40) == 11
+    x = torch.rand(1, 3, 7, 7)
+    assert feature_ssim(x, x).item() == pytest.approx(1.0, abs=1e-6)
