@@ -230,6 +230,8 @@ def describe(match: Match) -> str:
         return "identical to the published file (sha256)"
     fmt = match.entry.keys
     assert fmt is not None
+    if match.fits:
+        return f"same key format ({fmt.num_keys} keys / {fmt.num_params:,} parameters; not the published bytes)"
     parts = [f"{match.num_keys} keys / {match.num_params:,} parameters (expected {fmt.num_keys} / {fmt.num_params:,})"]
     if match.missing:
         parts.append("missing keys: " + ", ".join(match.missing))
