@@ -1,0 +1,286 @@
+"""CPU speed of the image-fusion models vs the authors' inference procedure, side by side, as JSON.
+
+For every model (and every NestFuse / DIDFuse strategy) each pair of ``../shared/data/fusion/tno40`` is
+fused twice, alternately: by ``model.fuse_arrays`` (ours) and by a re-expression of the authors' test
+procedure that runs the *same* weights and convolution modules but keeps what the authors' code does
+differently (written here from their documented behaviour, not copied):
+
+* NestFuse: channel attention with ``repeat``-ed weight maps and the spatial softmax computed as in
+  the paper; nuclear-norm pooling as one ``svd`` per channel of batch item 0 (U, S, V, summing S).
+* RFN-Nest: the two encoders, four RFNs and the nest decoder on the whole image.
+* LRRNet: the soft threshold with thresholds ``repeat``-ed to a full ``(B, C, H, W)`` tensor in every
+  LISTA step, whole image at once.
+* DIDFuse: encoder and decoder rebuilt and their two checkpoint files re-read for every pair (the
+  authors' ``Test_fusion``); the l1-norm rule as a dense ``C×C`` box-filter convolution.
+
+Both are timed under the authors' ``torch.no_grad`` (ours under its own ``inference_mode``); outputs
+are compared (``max_abs_diff``, ``identical_fraction``). Not included on either side: the authors'
+split of images larger than 512 px into four overlapping quarters (changes the output at the seams).
+``authors_reported`` holds per-pair times of the authors' own scripts measured on 2 CPU cores for the
+rgbtfuse issue; ``--authors-repo NAME=PATH`` times the authors' network classes from a local checkout.
+
+NestFuse and RFN-Nest use random weights (seeded) unless ``--weights NAME=PATH`` is given; LRRNet and
+DIDFuse use the published weights in ``../shared/weights``.
+
+    python benchmarks/fusion_speed.py --pairs 3
+    python benchmarks/fusion_speed.py --models nestfuse --strategies attention_nuclear --pairs 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from image_fusion import create_model  # noqa: E402
+from rgbtfuse.imageio import pair_folders, read_image  # noqa: E402
+
+EPS_NEST = 1e-5  # NestFuse's EPSILON in its fusion strategy
+
+#: model -> strategies benchmarked (None: the model's single fusion)
+CONFIGS: dict[str, tuple[str | None, ...]] = {
+    "nestfuse": ("attention_avg", "attention_max", "attention_nuclear"),
+    "rfn_nest": (None,),
+    "lrrnet": (None,),
+    "didfuse": ("sum", "average", "l1"),
+}
+STRATEGY_KWARG = {"nestfuse": "strategy", "didfuse": "fusion"}
+SHARED_WEIGHTS = {
+    "lrrnet": "weights/lrrnet/final_lrr_net_lam2_1.5_wir_3.0_lam3_gram_2000_epoch_4_block_4.model",
+    "didfuse": "weights/didfuse",
+}
+#: per-pair times of the authors' own test scripts, 2 CPU cores (measured for the rgbtfuse issue)
+AUTHORS_REPORTED = {
+    ("nestfuse", "attention_avg"): [{"ms": 5000, "size": "360x270"}],
+    ("nestfuse", "attention_nuclear"): [{"ms": 44000, "size": "360x270"}],
+    ("rfn_nest", None): [{"ms": 8000, "size": "360x270"}],
+    ("lrrnet", None): [{"ms": 7000, "size": "360x270"}, {"ms": 48000, "size": "768x576"}],
+    ("didfuse", "sum"): [{"ms": 6700, "size": "TNO pair (mean)"}],
+}
+
+
+# --- the authors' procedures ---------------------------------------------------------------------
+def _gray_tensor(img: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(img.astype(np.float32))[None, None]
+
+
+def _nest_channel_weights(x: torch.Tensor, pooling: str) -> torch.Tensor:
+    if pooling == "attention_avg":
+        return F.avg_pool2d(x, kernel_size=x.shape[2:])
+    if pooling == "attention_max":
+        return F.max_pool2d(x, kernel_size=x.shape[2:])
+    out = torch.zeros(1, x.shape[1], 1, 1)
+    for c in range(x.shape[1]):  # one SVD per channel map, first batch item only
+        _, s, _ = torch.linalg.svd(x[0, c] + EPS_NEST, full_matrices=False)
+        out[0, c, 0, 0] = s.sum()
+    return out
+
+
+def _nest_attention(x1: torch.Tensor, x2: torch.Tensor, pooling: str) -> torch.Tensor:
+    b, c, h, w = x1.shape
+    p1, p2 = _nest_channel_weights(x1, pooling), _nest_channel_weights(x2, pooling)
+    w1 = (p1 / (p1 + p2 + EPS_NEST)).repeat(1, 1, h, w)
+    w2 = (p2 / (p1 + p2 + EPS_NEST)).repeat(1, 1, h, w)
+    f_channel = w1 * x1 + w2 * x2
+    s1, s2 = x1.mean(dim=1, keepdim=True), x2.mean(dim=1, keepdim=True)
+    a1 = (torch.exp(s1) / (torch.exp(s1) + torch.exp(s2) + EPS_NEST)).repeat(1, c, 1, 1)
+    a2 = (torch.exp(s2) / (torch.exp(s1) + torch.exp(s2) + EPS_NEST)).repeat(1, c, 1, 1)
+    f_spatial = a1 * x1 + a2 * x2
+    return (f_channel + f_spatial) / 2
+
+
+def authors_nestfuse(model, ir: np.ndarray, vis: np.ndarray, strategy: str) -> np.ndarray:
+    with torch.no_grad():
+        en_r, en_v = model.encode(_gray_tensor(ir)), model.encode(_gray_tensor(vis))
+        fused = [_nest_attention(r, v, strategy) for r, v in zip(en_r, en_v)]
+        out = model.decode(fused)[-1]
+    return model.postprocess(out)
+
+
+def authors_rfn_nest(model, ir: np.ndarray, vis: np.ndarray, strategy: None) -> np.ndarray:
+    with torch.no_grad():
+        en_r, en_v = model.encode(_gray_tensor(ir)), model.encode(_gray_tensor(vis))
+        fused = [getattr(model, f"fusion_block{i}")(v, r) for i, (r, v) in enumerate(zip(en_r, en_v), 1)]
+        out = model.decode(fused)[-1]
+    return model.postprocess(out)
+
+
+def _repeat_threshold(x: torch.Tensor, lam: torch.Tensor) -> torch.Tensor:
+    b, c, h, w = x.shape
+    lam = lam.reshape(1, c, 1, 1).repeat(b, 1, h, w)
+    return torch.sign(x) * torch.clamp(torch.abs(x) - lam, 0)
+
+
+def _lrr_branch(branch, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    z = _repeat_threshold(branch.conv_W00(x), branch.lamj)
+    for t in range(branch.num_blocks):
+        block = getattr(branch, f"lrrblock{t}")
+        z = _repeat_threshold(branch.lamz * z + block.conv_Wdtz(x - block.conv_Wdz(z)), branch.lamj)
+    n = z.shape[1] // 2
+    return z[:, :n], z[:, n:]
+
+
+def authors_lrrnet(model, ir: np.ndarray, vis: np.ndarray, strategy: None) -> np.ndarray:
+    def normalise(t: torch.Tensor) -> torch.Tensor:
+        return (t - t.min()) / (t.max() - t.min() + 1e-5)
+
+    with torch.no_grad():
+        low_x, sparse_x = _lrr_branch(model.get_ls1, normalise(_gray_tensor(ir)))
+        low_y, sparse_y = _lrr_branch(model.get_ls2, normalise(_gray_tensor(vis)))
+        d = model.decoder
+        low = d.conv_ReL(torch.cat([d.conv_ReZx(low_x), d.conv_ReZy(low_y)], 1))
+        high = d.conv_ReH(torch.cat([d.conv_ReUx(sparse_x), d.conv_ReUy(sparse_y)], 1))
+    return model.postprocess(low + high)
+
+
+def _dense_l1(y1: torch.Tensor, y2: torch.Tensor) -> torch.Tensor:
+    c = y1.shape[1]
+    kernel = (torch.ones(3, 3) / 9)[None, None].expand(c, c, 3, 3)
+    a1, a2 = F.conv2d(y1.abs(), kernel, padding=1), F.conv2d(y2.abs(), kernel, padding=1)
+    return a1 / (a1 + a2) * y1 + a2 / (a1 + a2) * y2
+
+
+DIDFUSE_RULES: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
+    "sum": lambda a, b: a + b,
+    "average": lambda a, b: (a + b) / 2,
+    "l1": _dense_l1,
+}
+
+
+def authors_didfuse(model, ir: np.ndarray, vis: np.ndarray, strategy: str, weights: Path) -> np.ndarray:
+    fresh = create_model("didfuse", weights=weights)  # the authors' Test_fusion rebuilds and re-reads per pair
+    with torch.no_grad():
+        feats_ir = fresh.encoder(_gray_tensor(ir) / 255)
+        feats_vis = fresh.encoder(_gray_tensor(vis) / 255)
+        rule = DIDFUSE_RULES[strategy]
+        out = fresh.decoder(*[rule(a, b) for a, b in zip(feats_ir, feats_vis)])
+    return model.postprocess(out)
+
+
+AUTHORS = {"nestfuse": authors_nestfuse, "rfn_nest": authors_rfn_nest, "lrrnet": authors_lrrnet, "didfuse": authors_didfuse}
+
+
+# --- measurement --------------------------------------------------------------------------------
+def _timed(fn: Callable[[], np.ndarray]) -> tuple[float, np.ndarray]:
+    start = time.perf_counter()
+    out = fn()
+    return 1000 * (time.perf_counter() - start), out
+
+
+def build(name: str, strategy: str | None, weights: dict[str, Path]):
+    kwargs = {STRATEGY_KWARG[name]: strategy} if strategy and name in STRATEGY_KWARG else {}
+    if name in weights:
+        return create_model(name, weights=weights[name], **kwargs), str(weights[name])
+    torch.manual_seed(0)
+    return create_model(name, **kwargs), "random (seed 0)"
+
+
+def bench_config(name, strategy, pairs, weights, skip_authors: bool, authors_repos: dict) -> dict:
+    model, weights_label = build(name, strategy, weights)
+    authors = None
+    if not skip_authors:
+        extra = {"weights": weights["didfuse"]} if name == "didfuse" else {}
+        authors = lambda ir, vis: AUTHORS[name](model, ir, vis, strategy, **extra)  # noqa: E731
+    repo_fn = authors_repos.get(name)
+    rows = []
+    for ir_path, vis_path in pairs:
+        ir, vis = read_image(ir_path, "gray"), read_image(vis_path, "gray")
+        ours_ms, ours = _timed(lambda: model.fuse_arrays(ir, vis))
+        row = {"pair": ir_path.name, "size": f"{ir.shape[1]}x{ir.shape[0]}", "ours_ms": round(ours_ms, 1)}
+        if authors is not None:
+            ref_ms, ref = _timed(lambda: authors(ir, vis))
+            diff = np.abs(ours.astype(np.int16) - ref.astype(np.int16))
+            row.update(authors_procedure_ms=round(ref_ms, 1), max_abs_diff=int(diff.max()),
+                       identical_fraction=round(float((diff == 0).mean()), 6))
+        if repo_fn is not None:
+            row["authors_repo_ms"] = round(_timed(lambda: repo_fn(model, ir, vis, strategy))[0], 1)
+        rows.append(row)
+    result = {"model": name, "strategy": strategy, "weights": weights_label,
+              "ours_ms": round(float(np.mean([r["ours_ms"] for r in rows])), 1)}
+    if authors is not None:
+        ref = float(np.mean([r["authors_procedure_ms"] for r in rows]))
+        result.update(authors_procedure_ms=round(ref, 1), speedup=round(ref / result["ours_ms"], 2),
+                      max_abs_diff=max(r["max_abs_diff"] for r in rows),
+                      identical_fraction=round(float(np.mean([r["identical_fraction"] for r in rows])), 6))
+    if repo_fn is not None:
+        repo = float(np.mean([r["authors_repo_ms"] for r in rows]))
+        result.update(authors_repo_ms=round(repo, 1), speedup_vs_authors_repo=round(repo / result["ours_ms"], 2))
+    result["authors_reported"] = AUTHORS_REPORTED.get((name, strategy))
+    result["pairs"] = rows
+    return result
+
+
+def _key_values(items: list[str], what: str) -> dict[str, Path]:
+    out = {}
+    for item in items:
+        if "=" not in item:
+            raise SystemExit(f"{what} expects NAME=PATH, got {item!r}")
+        key, value = item.split("=", 1)
+        out[key] = Path(value)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--shared", type=Path, default=REPO.parent / "shared", help="the shared data folder (default ../shared)")
+    parser.add_argument("--pairs", type=int, default=None, help="use only the first N pairs of tno40 (natural order)")
+    parser.add_argument("--models", default=",".join(CONFIGS), help="comma-separated subset of " + ",".join(CONFIGS))
+    parser.add_argument("--strategies", default=None, help="comma-separated subset of strategies (NestFuse/DIDFuse)")
+    parser.add_argument("--weights", action="append", default=[], metavar="NAME=PATH", help="weights for a model")
+    parser.add_argument("--authors-repo", action="append", default=[], metavar="NAME=PATH",
+                        help="also time the authors' network classes from a local checkout (see authors_repos.py)")
+    parser.add_argument("--skip-authors", action="store_true", help="time ours only")
+    parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's choice)")
+    args = parser.parse_args(argv)
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    data = args.shared / "data" / "fusion" / "tno40"
+    if not data.is_dir():
+        raise SystemExit(f"{data} not found: the benchmark needs ../shared (or --shared PATH)")
+    pairs = pair_folders(data / "ir", data / "vi")[: args.pairs]
+    weights = {name: args.shared / rel for name, rel in SHARED_WEIGHTS.items()}
+    weights.update(_key_values(args.weights, "--weights"))
+    authors_repos = {}
+    if args.authors_repo:
+        from authors_repos import load_authors_repos  # noqa: PLC0415 - only with the option
+
+        authors_repos = load_authors_repos(_key_values(args.authors_repo, "--authors-repo"))
+    wanted = set(args.strategies.split(",")) if args.strategies else None
+
+    results = []
+    for name in args.models.split(","):
+        if name not in CONFIGS:
+            raise SystemExit(f"unknown model {name!r}; choose from {', '.join(CONFIGS)}")
+        for strategy in CONFIGS[name]:
+            if wanted and strategy is not None and strategy not in wanted:
+                continue
+            # warm-up on the first pair (allocator, oneDNN primitive caches), not timed
+            model, _ = build(name, strategy, weights)
+            ir0, vis0 = (read_image(p, "gray") for p in pairs[0])
+            model.fuse_arrays(ir0, vis0)
+            results.append(bench_config(name, strategy, pairs, weights, args.skip_authors, authors_repos))
+            print(f"{name} {strategy or ''}: {results[-1].get('speedup', '-')}x", file=sys.stderr)
+
+    report = {
+        "benchmark": "fusion_speed", "data": str(data), "pairs": len(pairs), "device": "cpu",
+        "threads": torch.get_num_threads(), "torch": torch.__version__, "python": platform.python_version(),
+        "machine": platform.processor() or platform.machine(), "results": results,
+    }
+    print(json.dumps(report, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
