@@ -192,7 +192,7 @@ def bench_config(name, strategy, pairs, weights, skip_authors: bool, authors_rep
     if not skip_authors:
         extra = {"weights": weights["didfuse"]} if name == "didfuse" else {}
         authors = lambda ir, vis: AUTHORS[name](model, ir, vis, strategy, **extra)  # noqa: E731
-    repo_fn = authors_repos.get(name)
+    repo_fn = authors_repos[name](model, strategy) if name in authors_repos else None
     rows = []
     for ir_path, vis_path in pairs:
         ir, vis = read_image(ir_path, "gray"), read_image(vis_path, "gray")
@@ -204,7 +204,7 @@ def bench_config(name, strategy, pairs, weights, skip_authors: bool, authors_rep
             row.update(authors_procedure_ms=round(ref_ms, 1), max_abs_diff=int(diff.max()),
                        identical_fraction=round(float((diff == 0).mean()), 6))
         if repo_fn is not None:
-            row["authors_repo_ms"] = round(_timed(lambda: repo_fn(model, ir, vis, strategy))[0], 1)
+            row["authors_repo_ms"] = round(_timed(lambda: repo_fn(ir, vis))[0], 1)
         rows.append(row)
     result = {"model": name, "strategy": strategy, "weights": weights_label,
               "ours_ms": round(float(np.mean([r["ours_ms"] for r in rows])), 1)}
@@ -235,11 +235,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--shared", type=Path, default=REPO.parent / "shared", help="the shared data folder (default ../shared)")
     parser.add_argument("--pairs", type=int, default=None, help="use only the first N pairs of tno40 (natural order)")
+    parser.add_argument("--only", default=None, help="comma-separated pair file names instead (e.g. 33.png,34.png)")
     parser.add_argument("--models", default=",".join(CONFIGS), help="comma-separated subset of " + ",".join(CONFIGS))
     parser.add_argument("--strategies", default=None, help="comma-separated subset of strategies (NestFuse/DIDFuse)")
     parser.add_argument("--weights", action="append", default=[], metavar="NAME=PATH", help="weights for a model")
     parser.add_argument("--authors-repo", action="append", default=[], metavar="NAME=PATH",
-                        help="also time the authors' network classes from a local checkout (see authors_repos.py)")
+                        help="also time the authors' network classes from a local checkout of their repository "
+                        "(see authors_repos.py); NAME is one of " + ",".join(CONFIGS))
     parser.add_argument("--skip-authors", action="store_true", help="time ours only")
     parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's choice)")
     args = parser.parse_args(argv)
@@ -249,7 +251,13 @@ def main(argv: list[str] | None = None) -> int:
     data = args.shared / "data" / "fusion" / "tno40"
     if not data.is_dir():
         raise SystemExit(f"{data} not found: the benchmark needs ../shared (or --shared PATH)")
-    pairs = pair_folders(data / "ir", data / "vi")[: args.pairs]
+    pairs = pair_folders(data / "ir", data / "vi")
+    if args.only:
+        names = args.only.split(",")
+        pairs = [p for p in pairs if p[0].name in names]
+        if len(pairs) != len(names):
+            raise SystemExit(f"--only: not all of {names} are pairs of {data}")
+    pairs = pairs[: args.pairs]
     weights = {name: args.shared / rel for name, rel in SHARED_WEIGHTS.items()}
     weights.update(_key_values(args.weights, "--weights"))
     authors_repos = {}
