@@ -9,8 +9,6 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import torch
-
 
 @contextlib.contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
@@ -46,4 +44,6 @@ def atomic_write(path: str | Path, writer: Callable[[Path], Any]) -> Path:
 
 def atomic_torch_save(obj: Any, path: str | Path) -> Path:
     """``torch.save`` that never leaves a truncated checkpoint behind."""
+    import torch  # here, so that commands that never save checkpoints start without torch
+
     return atomic_write(path, lambda tmp: torch.save(obj, tmp))

@@ -64,5 +64,9 @@ class InitBoxError(RgbtfuseError):
     """A tracker initialisation box is empty or lies outside the image."""
 
 
+class ImageSizeError(RgbtfuseError):
+    """An image is too small (or otherwise sized wrongly) for the network that must process it."""
+
+
 class WeightsError(RgbtfuseError):
     """A weights file is unknown, fails its checksum, or cannot be downloaded."""

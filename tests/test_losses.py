@@ -70,3 +70,36 @@ def test_ssim_window_fits_small_maps():
     assert fitting_window(7, 7) == 7 and fitting_window(8, 30) == 7 and fitting_window(40, 40) == 11
     x = torch.rand(1, 3, 7, 7)
     assert feature_ssim(x, x).item() == pytest.approx(1.0, abs=1e-6)
+
+
+def test_point_targets_follow_the_ellipse_rule():
+    import numpy as np
+
+    from rgbtfuse.losses.tracking import point_grid, point_targets
+
+    rng = np.random.default_rng(0)
+    box = np.array([100.0, 110.0, 160.0, 150.0])  # centre (130, 130), 60 x 40
+    cls, delta = point_targets(box, 16, 16, 255, rng, pos_num=1000, total_num=2000)
+    pts = point_grid(16, 16, 127)
+    inside = ((130 - pts[0]) / 15) ** 2 + ((130 - pts[1]) / 10) ** 2 < 1
+    assert np.array_equal(cls == 1, inside)
+    j, i = np.argwhere(cls == 1)[0]
+    np.testing.assert_allclose(delta[:, j, i], [pts[0, j, i] - 100, pts[1, j, i] - 110, 160 - pts[0, j, i], 150 - pts[1, j, i]])
+    cls, _ = point_targets(box, 16, 16, 255, rng)
+    assert (cls == 1).sum() <= 16 and (cls == 0).sum() <= 48
+    neg, _ = point_targets(box, 16, 16, 255, rng, negative=True)
+    assert (neg == 1).sum() == 0 and (neg == 0).sum() > 0
+
+
+def test_point_tracking_loss_is_low_for_a_perfect_head():
+    from rgbtfuse.losses.tracking import point_tracking_loss
+
+    label = torch.full((1, 4, 4), -1)
+    label[0, 1, 1], label[0, 3, 3] = 1, 0
+    target = torch.rand(1, 4, 4, 4) * 20 + 1
+    good = torch.zeros(1, 2, 4, 4)
+    good[0, 1, 1, 1], good[0, 0, 3, 3] = 20, 20
+    loss, logs = point_tracking_loss(good, target, label, target)
+    assert logs["loc"] == pytest.approx(0.0, abs=1e-6) and logs["cls"] < 1e-6
+    bad, _ = point_tracking_loss(-good, target * 0.5, label, target)
+    assert bad.item() > 1.0

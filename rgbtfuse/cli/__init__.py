@@ -18,6 +18,7 @@ from rgbtfuse.errors import RgbtfuseError
 COMMANDS: dict[str, tuple[str, str]] = {
     "fuse": ("fuse", "fuse infrared/visible image pairs with NestFuse, RFN-Nest, LRRNet or DIDFuse"),
     "weights": ("weights", "list, verify and download the published checkpoints"),
+    "prepare": ("prepare", "crop a dataset's annotated frames (RGB and IR) into an LMDB training cache"),
 }
 
 

@@ -43,3 +43,40 @@ def xywh_rows(path: str | Path) -> np.ndarray:
 def box_validity(boxes: np.ndarray) -> np.ndarray:
     """A box is valid when it is finite with positive width and height."""
     return np.isfinite(boxes).all(axis=1) & (boxes[:, 2] > 0) & (boxes[:, 3] > 0)
+
+
+def corner_rows(path: str | Path) -> np.ndarray:
+    """``(N, 4)`` ``x y w h`` boxes from ``x1 y1 x2 y2`` lines, with ``w = x2 - x1``.
+
+    GTOT's own ``init.txt`` is exactly this conversion of ``groundTruth_v.txt`` (all 50
+    sequences) and GTOT's original toolkit uses it, so no ``+1`` is added.
+    """
+    rows = np.asarray(read_numeric_rows(path, 4), dtype=np.float64).reshape(-1, 4)
+    return np.column_stack([rows[:, :2], rows[:, 2] - rows[:, 0], rows[:, 3] - rows[:, 1]])
+
+
+def region_rows(path: str | Path) -> tuple[np.ndarray, np.ndarray | None]:
+    """VOT regions: ``x,y,w,h`` rectangles or ``x1,y1,...,x4,y4`` polygons per line.
+
+    Returns ``(boxes (N, 4), polygons (N, 8) or None)``; a polygon's box is its axis-aligned
+    bounding box (min/max of the corners); rectangle rows have NaN polygons.
+    """
+    rows = read_numeric_rows(path, (4, 8))
+    boxes = np.full((len(rows), 4), np.nan)
+    polygons = np.full((len(rows), 8), np.nan)
+    for i, row in enumerate(rows):
+        if len(row) == 4:
+            boxes[i] = row
+        else:
+            xs, ys = np.asarray(row[0::2]), np.asarray(row[1::2])
+            polygons[i] = row
+            boxes[i] = (xs.min(), ys.min(), xs.max() - xs.min(), ys.max() - ys.min())
+    return boxes, (polygons if np.isfinite(polygons).any() else None)
+
+
+def with_validity(boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(boxes, valid)`` with invalid rows (e.g. LasHeR's ``0,0,0,0`` for an absent target) set to NaN."""
+    valid = box_validity(boxes)
+    boxes = boxes.copy()
+    boxes[~valid] = np.nan
+    return boxes, valid

@@ -1,7 +1,8 @@
 """A tracking sequence as every reader returns it, and the reader registry.
 
 Boxes are ``(x, y, w, h)`` float64, 0-based pixel coordinates; frames without a (valid)
-annotation have ``valid[i] == False`` and NaN boxes. Readers for each dataset layout register
+annotation have ``valid[i] == False`` and NaN boxes. A ``static`` sequence holds unrelated still
+image pairs (salient-object sets, fusion pair folders) rather than a video. Readers for each dataset layout register
 themselves with :func:`register_reader`; :func:`load_sequence` picks one by layout name or by
 detection.
 """
@@ -31,6 +32,7 @@ class Sequence:
     ir_boxes: np.ndarray | None = None  # separate IR ground truth (GTOT, RGBT234, LasHeR)
     fps: float | None = None
     attributes: dict[str, np.ndarray] = field(default_factory=dict)
+    static: bool = False  # frames are independent still images (VT821/VT1000, pair folders)
 
     def __len__(self) -> int:
         return len(self.rgb_frames)
@@ -88,8 +90,9 @@ def detect_layout(root: str | Path) -> str:
             return name
     raise DatasetLayoutError(
         f"{root}: unknown sequence layout; expected one of: "
-        "VOT (color/ ir/ groundtruth.txt), RGBT234/LasHeR (visible/ infrared/ visible.txt), "
-        "GTOT (v/ i/ groundTruth_v.txt), VTUAV (rgb/ ir/ rgb.txt)"
+        "VOT-RGBT (color/ ir/ groundtruth.txt), RGBT234/LasHeR (visible/ infrared/ visible.txt or init.txt), "
+        "GTOT (v/ i/ groundTruth_v.txt), VTUAV (rgb/ ir/ rgb.txt), VT821/VT1000 (RGB/ T/ GT/), "
+        "aligned pairs (ir/ vi/)"
     )
 
 
