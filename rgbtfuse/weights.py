@@ -27,7 +27,6 @@ from pathlib import Path
 from tqdm import tqdm
 
 from rgbtfuse.atomic import atomic_path
-from rgbtfuse.checkpoint import extract_state_dict, read_checkpoint
 from rgbtfuse.errors import CheckpointError, WeightsError
 
 _CHUNK = 1 << 20
@@ -147,7 +146,7 @@ def identify(path: str | Path) -> list[Match]:
     if path.suffix == ".onnx":
         return []
     try:
-        state_dict = extract_state_dict(read_checkpoint(path), source=str(path))
+        state_dict = _read_state_dict(path)
     except CheckpointError as exc:
         raise WeightsError(f"{path}: not a known file (sha256 {digest}) and not a readable checkpoint ({exc})") from exc
     matches = [match_keys(state_dict, e) for e in WEIGHTS.values() if e.keys is not None]
@@ -216,12 +215,18 @@ def _check_download(entry: WeightsEntry, path: Path) -> None:
         return
     if entry.keys is not None:
         try:
-            state_dict = extract_state_dict(read_checkpoint(path), source=entry.url or entry.name)
+            state_dict = _read_state_dict(path)
         except CheckpointError as exc:
             raise WeightsError(f"{entry.url}: downloaded file is not a readable checkpoint ({exc})") from exc
         match = match_keys(state_dict, entry)
         if not match.fits:
             raise WeightsError(f"{entry.url}: downloaded file does not have {entry.name}'s key format: {describe(match)}")
+
+
+def _read_state_dict(path: Path) -> dict:
+    from rgbtfuse.checkpoint import extract_state_dict, read_checkpoint  # torch only when a file is read
+
+    return extract_state_dict(read_checkpoint(path), source=str(path))
 
 
 def describe(match: Match) -> str:
