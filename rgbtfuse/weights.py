@@ -157,7 +157,8 @@ def download(name: str, directory: str | Path, progress: bool = True, force: boo
     """Download registry entry ``name`` into ``directory`` and check it; returns the file's path.
 
     The file is checked against its sha256 when one is recorded, otherwise against its key format;
-    on any failure nothing is left in ``directory``. An existing file with the right hash is kept.
+    on any failure nothing is left in ``directory``. An existing file that passes the same check is
+    kept; one that does not is only replaced with ``force``.
     """
     entry = get_weights(name)
     if entry.url is None:
@@ -167,19 +168,24 @@ def download(name: str, directory: str | Path, progress: bool = True, force: boo
         )
     dest = Path(directory) / entry.filename
     if dest.exists() and not force:
-        if entry.sha256 is not None and sha256_file(dest) == entry.sha256:
-            return dest
-        raise WeightsError(f"{dest} already exists and does not match {name}'s sha256; remove it or use --force")
+        try:
+            _check_file(entry, dest)
+        except WeightsError as exc:
+            raise WeightsError(f"{dest} already exists and is not {name} ({exc}); remove it or use --force") from exc
+        return dest
     dest.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(dest) as tmp:
         if entry.member is None:
             _fetch(entry.url, tmp, progress)
         else:
-            with tempfile.TemporaryDirectory(dir=dest.parent, prefix=f".{entry.filename}.") as scratch:
+            with tempfile.TemporaryDirectory(dir=dest.parent, prefix=f".{Path(entry.filename).name}.") as scratch:
                 archive = Path(scratch) / "archive.zip"
                 _fetch(entry.url, archive, progress)
                 _extract_member(archive, entry.member, tmp, entry.url)
-        _check_download(entry, tmp)
+        try:
+            _check_file(entry, tmp)
+        except WeightsError as exc:
+            raise WeightsError(f"{entry.url}: {exc}; nothing was written") from exc
     return dest
 
 
@@ -207,20 +213,21 @@ def _extract_member(archive: Path, member: str, out: Path, url: str) -> None:
         raise WeightsError(f"{url}: not a valid zip archive ({exc})") from exc
 
 
-def _check_download(entry: WeightsEntry, path: Path) -> None:
+def _check_file(entry: WeightsEntry, path: Path) -> None:
+    """Raise :class:`WeightsError` unless ``path`` has ``entry``'s sha256 (or, without one, its key format)."""
     if entry.sha256 is not None:
         digest = sha256_file(path)
         if digest != entry.sha256:
-            raise WeightsError(f"{entry.url}: sha256 {digest} does not match the published {entry.sha256}; nothing was written")
+            raise WeightsError(f"sha256 {digest} does not match the published {entry.sha256}")
         return
     if entry.keys is not None:
         try:
             state_dict = _read_state_dict(path)
         except CheckpointError as exc:
-            raise WeightsError(f"{entry.url}: downloaded file is not a readable checkpoint ({exc})") from exc
+            raise WeightsError(f"not a readable checkpoint ({exc})") from exc
         match = match_keys(state_dict, entry)
         if not match.fits:
-            raise WeightsError(f"{entry.url}: downloaded file does not have {entry.name}'s key format: {describe(match)}")
+            raise WeightsError(f"not {entry.name}'s key format: {describe(match)}")
 
 
 def _read_state_dict(path: Path) -> dict:

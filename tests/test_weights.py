@@ -138,6 +138,10 @@ def test_download_from_zip_member_and_key_check_without_sha(registry, tmp_path):
     registry(WeightsEntry("zipped", "tiny", "tiny.model", "test", archive.as_uri(), member="tiny.model", keys=TINY_FORMAT))
     path = download("zipped", tmp_path / "dl", progress=False)
     assert path.read_bytes() == ckpt.read_bytes()
+    archive.unlink()  # already there and of the right key format: kept, not fetched again
+    assert download("zipped", tmp_path / "dl", progress=False) == path
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.write(ckpt, "models/sub/tiny.model")
 
     # same archive, but the key format does not fit: rejected, nothing left
     wrong = KeyFormat("state_dict", 8, 61, {"0.weight": (8, 1, 3, 3)})
@@ -160,7 +164,8 @@ def test_download_refuses_to_replace_a_different_file_unless_forced(registry, tm
     dest_dir.mkdir()
     (dest_dir / "tiny.pth").write_bytes(b"old")
     assert main(["weights", "download", "tiny", "--dir", str(dest_dir), "--no-progress"]) == 1
-    assert "--force" in capsys.readouterr().err and (dest_dir / "tiny.pth").read_bytes() == b"old"
+    err = capsys.readouterr().err
+    assert "--force" in err and "sha256" in err and (dest_dir / "tiny.pth").read_bytes() == b"old"
     assert main(["weights", "download", "tiny", "--dir", str(dest_dir), "--no-progress", "--force"]) == 0
     assert (dest_dir / "tiny.pth").read_bytes() == src.read_bytes()
 
