@@ -19,7 +19,7 @@ split of images larger than 512 px into four overlapping quarters (changes the o
 ``authors_reported`` holds per-pair times of the authors' own scripts measured on 2 CPU cores for the
 rgbtfuse issue; ``--authors-repo NAME=PATH`` times the authors' network classes from a local checkout.
 
-NestFuse and RFN-Nest use random weights (seeded) unless ``--weights NAME=PATH`` is given; LRRNet and
+NestFuse and RFN-Nest use random weights (seeded, absolute values) unless ``--weights NAME=PATH`` is given; LRRNet and
 DIDFuse use the published weights in ``../shared/weights``.
 
     python benchmarks/fusion_speed.py --pairs 3
@@ -183,7 +183,11 @@ def build(name: str, strategy: str | None, weights: dict[str, Path]):
     if name in weights:
         return create_model(name, weights=weights[name], **kwargs), str(weights[name])
     torch.manual_seed(0)
-    return create_model(name, **kwargs), "random (seed 0)"
+    model = create_model(name, **kwargs)
+    # absolute values: with random signs the ReLU after every layer (Hui Li's nets) gives a constant output,
+    # which would make the output comparison meaningless
+    model.load_state_dict({k: v.abs() for k, v in model.state_dict().items()})
+    return model, "random (seed 0, absolute values)"
 
 
 def bench_config(name, strategy, pairs, weights, skip_authors: bool, authors_repos: dict) -> dict:
