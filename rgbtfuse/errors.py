@@ -68,5 +68,9 @@ class ImageSizeError(RgbtfuseError):
     """An image is too small (or otherwise sized wrongly) for the network that must process it."""
 
 
+class MetricInputError(RgbtfuseError):
+    """An image cannot be scored by a metric (e.g. smaller than the metric's windows)."""
+
+
 class WeightsError(RgbtfuseError):
     """A weights file is unknown, fails its checksum, or cannot be downloaded."""

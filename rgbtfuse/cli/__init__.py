@@ -18,7 +18,9 @@ from rgbtfuse.errors import RgbtfuseError
 COMMANDS: dict[str, tuple[str, str]] = {
     "fuse": ("fuse", "fuse infrared/visible image pairs with NestFuse, RFN-Nest, LRRNet or DIDFuse"),
     "weights": ("weights", "list, verify and download the published checkpoints"),
+    "metrics": ("metrics", "score fused images with the fusion papers' metrics and write a report"),
     "prepare": ("prepare", "crop a dataset's annotated frames (RGB and IR) into an LMDB training cache"),
+    "train-fusion": ("train_fusion", "train a tracker's fusion module with the tracker frozen"),
 }
 
 
