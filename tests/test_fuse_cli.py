@@ -204,6 +204,13 @@ def test_unpaired_folders_list_the_files(weights, tmp_path, capsys):
     assert not (tmp_path / "out").exists()
 
 
+def test_several_weight_files_only_for_multi_file_models(weights, tmp_path, capsys):
+    ir_p, vis_p = _write(tmp_path / "ir.png", _scene(1)), _write(tmp_path / "vi.png", _scene(2))
+    assert main(["fuse", "--model", MODEL, "--weights", str(weights), str(weights), "--ir", str(ir_p),
+                 "--vis", str(vis_p), "--out", str(tmp_path / "out"), "--no-progress"]) == 1
+    assert "one checkpoint file" in capsys.readouterr().err
+
+
 def test_file_and_folder_mixed_is_rejected(weights, tmp_path, capsys):
     ir_p = _write(tmp_path / "ir.png", _scene(1))
     _write(tmp_path / "vi" / "ir.png", _scene(2))

@@ -24,6 +24,8 @@ from rgbtfuse.device import resolve_device
 from rgbtfuse.errors import ConfigError
 from rgbtfuse.imageio import check_same_size, pair_folders, read_image, write_image
 
+# models whose published weights are several files (a folder or the files in order)
+MULTI_FILE_MODELS = ("rfn_nest", "didfuse")
 # keyword each model's factory takes for its per-scale fusion rule (None: the model has a single one)
 STRATEGY_KWARG: dict[str, str | None] = {"nestfuse": "strategy", "rfn_nest": "fusion", "didfuse": "fusion", "lrrnet": None}
 
@@ -58,6 +60,8 @@ def run(args: argparse.Namespace) -> int:
     if args.out.exists() and not args.out.is_dir():
         raise ConfigError(f"--out {args.out} exists and is not a folder")
     device = resolve_device(args.device)
+    if len(args.weights) > 1 and args.model not in MULTI_FILE_MODELS:
+        raise ConfigError(f"--weights: {args.model} takes one checkpoint file, got {len(args.weights)} paths")
     weights: Any = args.weights[0] if len(args.weights) == 1 else list(args.weights)
     model = create_model(args.model, weights=weights, **_strategy_kwargs(args.model, args.strategy)).to(device)
 
