@@ -19,7 +19,7 @@ split of images larger than 512 px into four overlapping quarters (changes the o
 ``authors_reported`` holds per-pair times of the authors' own scripts measured on 2 CPU cores for the
 rgbtfuse issue; ``--authors-repo NAME=PATH`` times the authors' network classes from a local checkout.
 
-NestFuse and RFN-Nest use random weights (seeded, absolute values) unless ``--weights NAME=PATH`` is given; LRRNet and
+NestFuse and RFN-Nest use random weights (seeded; positive, normalised, see ``_averaging_weights``) unless ``--weights NAME=PATH`` is given; LRRNet and
 DIDFuse use the published weights in ``../shared/weights``.
 
     python benchmarks/fusion_speed.py --pairs 3
@@ -184,10 +184,26 @@ def build(name: str, strategy: str | None, weights: dict[str, Path]):
         return create_model(name, weights=weights[name], **kwargs), str(weights[name])
     torch.manual_seed(0)
     model = create_model(name, **kwargs)
-    # absolute values: with random signs the ReLU after every layer (Hui Li's nets) gives a constant output,
-    # which would make the output comparison meaningless
-    model.load_state_dict({k: v.abs() for k, v in model.state_dict().items()})
-    return model, "random (seed 0, absolute values)"
+    model.load_state_dict(_averaging_weights(model.state_dict()))
+    return model, "random (seed 0), positive and normalised"
+
+
+def _averaging_weights(state_dict: dict) -> dict:
+    """Random weights that make every conv a weighted average of its inputs, on inputs scaled to [0, 1].
+
+    Hui Li's nets apply a ReLU after every conv: with random signs the output is constant, and with
+    unnormalised positive weights the features overflow NestFuse's ``exp`` softmax. Either would make
+    the output comparison meaningless; timing does not depend on the values.
+    """
+    out = {}
+    for key, value in state_dict.items():
+        if key.endswith("weight") and value.dim() == 4:
+            value = value.abs() / value.abs().sum(dim=(1, 2, 3), keepdim=True)
+        elif key.endswith("bias"):
+            value = torch.zeros_like(value)
+        out[key] = value
+    out["conv0.conv2d.weight"] = out["conv0.conv2d.weight"] / 255
+    return out
 
 
 def bench_config(name, strategy, pairs, weights, skip_authors: bool, authors_repos: dict) -> dict:
