@@ -74,3 +74,8 @@ class MetricInputError(RgbtfuseError):
 
 class WeightsError(RgbtfuseError):
     """A weights file is unknown, fails its checksum, or cannot be downloaded."""
+
+
+class VotError(RgbtfuseError):
+    """The VOT toolkit is missing, a workspace is invalid, or a tracker crashed or timed out
+    during an evaluation (the message names the toolkit's log file)."""

@@ -20,7 +20,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "weights": ("weights", "list, verify and download the published checkpoints"),
     "metrics": ("metrics", "score fused images with the fusion papers' metrics and write a report"),
     "prepare": ("prepare", "crop a dataset's annotated frames (RGB and IR) into an LMDB training cache"),
+    "track": ("track", "track one target through an RGB-T sequence (rgb, ir or fused)"),
     "train-fusion": ("train_fusion", "train a tracker's fusion module with the tracker frozen"),
+    "vot": ("vot", "VOT toolkit workspaces (init) and evaluations with an EAO/A/R table (run)"),
+    "convert": ("convert", "convert RGB-T datasets to VOT sequence folders"),
 }
 
 
