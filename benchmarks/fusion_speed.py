@@ -43,8 +43,8 @@ import torch.nn.functional as F
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from image_fusion import create_model  # noqa: E402
-from rgbtfuse.imageio import pair_folders, read_image  # noqa: E402
+from image_fusion import create_model
+from rgbtfuse.imageio import pair_folders, read_image
 
 EPS_NEST = 1e-5  # NestFuse's EPSILON in its fusion strategy
 
@@ -88,7 +88,7 @@ def _nest_channel_weights(x: torch.Tensor, pooling: str) -> torch.Tensor:
 
 
 def _nest_attention(x1: torch.Tensor, x2: torch.Tensor, pooling: str) -> torch.Tensor:
-    b, c, h, w = x1.shape
+    _, c, h, w = x1.shape
     p1, p2 = _nest_channel_weights(x1, pooling), _nest_channel_weights(x2, pooling)
     w1 = (p1 / (p1 + p2 + EPS_NEST)).repeat(1, 1, h, w)
     w2 = (p2 / (p1 + p2 + EPS_NEST)).repeat(1, 1, h, w)
@@ -172,9 +172,9 @@ AUTHORS = {"nestfuse": authors_nestfuse, "rfn_nest": authors_rfn_nest, "lrrnet":
 
 
 # --- measurement --------------------------------------------------------------------------------
-def _timed(fn: Callable[[], np.ndarray]) -> tuple[float, np.ndarray]:
+def _timed(fn: Callable[..., np.ndarray], *args: np.ndarray) -> tuple[float, np.ndarray]:
     start = time.perf_counter()
-    out = fn()
+    out = fn(*args)
     return 1000 * (time.perf_counter() - start), out
 
 
@@ -208,23 +208,28 @@ def _averaging_weights(state_dict: dict) -> dict:
 
 def bench_config(name, strategy, pairs, weights, skip_authors: bool, authors_repos: dict) -> dict:
     model, weights_label = build(name, strategy, weights)
-    authors = None
+    authors: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None
     if not skip_authors:
         extra = {"weights": weights["didfuse"]} if name == "didfuse" else {}
-        authors = lambda ir, vis: AUTHORS[name](model, ir, vis, strategy, **extra)  # noqa: E731
+
+        def run_authors(ir: np.ndarray, vis: np.ndarray) -> np.ndarray:
+            return AUTHORS[name](model, ir, vis, strategy, **extra)
+
+        authors = run_authors
+
     repo_fn = authors_repos[name](model, strategy) if name in authors_repos else None
     rows = []
     for ir_path, vis_path in pairs:
         ir, vis = read_image(ir_path, "gray"), read_image(vis_path, "gray")
-        ours_ms, ours = _timed(lambda: model.fuse_arrays(ir, vis))
+        ours_ms, ours = _timed(model.fuse_arrays, ir, vis)
         row = {"pair": ir_path.name, "size": f"{ir.shape[1]}x{ir.shape[0]}", "ours_ms": round(ours_ms, 1)}
         if authors is not None:
-            ref_ms, ref = _timed(lambda: authors(ir, vis))
+            ref_ms, ref = _timed(authors, ir, vis)
             diff = np.abs(ours.astype(np.int16) - ref.astype(np.int16))
             row.update(authors_procedure_ms=round(ref_ms, 1), max_abs_diff=int(diff.max()),
                        identical_fraction=round(float((diff == 0).mean()), 6))
         if repo_fn is not None:
-            row["authors_repo_ms"] = round(_timed(lambda: repo_fn(ir, vis))[0], 1)
+            row["authors_repo_ms"] = round(_timed(repo_fn, ir, vis)[0], 1)
         rows.append(row)
     result = {"model": name, "strategy": strategy, "weights": weights_label,
               "ours_ms": round(float(np.mean([r["ours_ms"] for r in rows])), 1)}
@@ -282,7 +287,7 @@ def main(argv: list[str] | None = None) -> int:
     weights.update(_key_values(args.weights, "--weights"))
     authors_repos = {}
     if args.authors_repo:
-        from authors_repos import load_authors_repos  # noqa: PLC0415 - only with the option
+        from authors_repos import load_authors_repos  # only with the option
 
         authors_repos = load_authors_repos(_key_values(args.authors_repo, "--authors-repo"))
     wanted = set(args.strategies.split(",")) if args.strategies else None

@@ -231,7 +231,10 @@ def _check_file(entry: WeightsEntry, path: Path) -> None:
 
 
 def _read_state_dict(path: Path) -> dict:
-    from rgbtfuse.checkpoint import extract_state_dict, read_checkpoint  # torch only when a file is read
+    from rgbtfuse.checkpoint import (  # torch only when a file is read
+        extract_state_dict,
+        read_checkpoint,
+    )
 
     return extract_state_dict(read_checkpoint(path), source=str(path))
 

@@ -129,7 +129,7 @@ def test_strategy_keyword_table_matches_the_models(model):
     kwarg = STRATEGY_KWARG[model]
     if kwarg is not None:
         default = {"nestfuse": "attention_max", "rfn_nest": "rfn", "didfuse": "average"}[model]
-        assert getattr(create_model(model, **{kwarg: default}), "training") is False
+        assert create_model(model, **{kwarg: default}).training is False
 
 
 def test_size_mismatch_names_both_files_and_resize_fixes_it(weights, tmp_path, capsys):
@@ -176,7 +176,7 @@ def test_failure_during_fusion_leaves_out_untouched(weights, tmp_path, monkeypat
     out = tmp_path / "out"
     out.mkdir()
     (out / "1.png").write_bytes(b"previous result")
-    import image_fusion.color as color
+    from image_fusion import color
 
     real, calls = color.fuse_images, []
 
