@@ -2,16 +2,18 @@
 
 For every model (and every NestFuse / DIDFuse strategy) each pair of ``../shared/data/fusion/tno40`` is
 fused twice, alternately: by ``model.fuse_arrays`` (ours) and by a re-expression of the authors' test
-procedure that runs the *same* weights and convolution modules but keeps what the authors' code does
-differently (written here from their documented behaviour, not copied):
+procedure that runs the *same* weights but keeps what the authors' code does differently (written
+here from their documented behaviour, not copied):
 
 * NestFuse: channel attention with ``repeat``-ed weight maps and the spatial softmax computed as in
   the paper; nuclear-norm pooling as one ``svd`` per channel of batch item 0 (U, S, V, summing S).
 * RFN-Nest: the two encoders, four RFNs and the nest decoder on the whole image.
-* LRRNet: the soft threshold with thresholds ``repeat``-ed to a full ``(B, C, H, W)`` tensor in every
-  LISTA step, whole image at once.
-* DIDFuse: encoder and decoder rebuilt and their two checkpoint files re-read for every pair (the
-  authors' ``Test_fusion``); the l1-norm rule as a dense ``C×C`` box-filter convolution.
+* LRRNet: plain reflection-padded convolutions on the published state dict (ours runs the 1↔256
+  channel convs as matrix products), the soft threshold with thresholds ``repeat``-ed to a full
+  ``(B, C, H, W)`` tensor in every LISTA step, whole image at once.
+* DIDFuse: both checkpoint files re-read for every pair (the authors' ``Test_fusion``); conv,
+  BatchNorm and activation as separate plain ops (ours folds BN, runs channels-last); the l1-norm
+  rule as a dense ``C×C`` box-filter convolution.
 
 Both are timed under the authors' ``torch.no_grad`` (ours under its own ``inference_mode``); outputs
 are compared (``max_abs_diff``, ``identical_fraction``). Not included on either side: the authors'
@@ -29,6 +31,7 @@ DIDFuse use the published weights in ``../shared/weights``.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import platform
 import sys
@@ -44,6 +47,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from image_fusion import create_model
+from rgbtfuse.checkpoint import extract_state_dict, read_checkpoint
 from rgbtfuse.imageio import pair_folders, read_image
 
 EPS_NEST = 1e-5  # NestFuse's EPSILON in its fusion strategy
@@ -122,25 +126,42 @@ def _repeat_threshold(x: torch.Tensor, lam: torch.Tensor) -> torch.Tensor:
     return torch.sign(x) * torch.clamp(torch.abs(x) - lam, 0)
 
 
-def _lrr_branch(branch, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    z = _repeat_threshold(branch.conv_W00(x), branch.lamj)
-    for t in range(branch.num_blocks):
-        block = getattr(branch, f"lrrblock{t}")
-        z = _repeat_threshold(branch.lamz * z + block.conv_Wdtz(x - block.conv_Wdz(z)), branch.lamj)
+@functools.lru_cache(maxsize=4)
+def _published_state_dict(path: Path) -> dict[str, torch.Tensor]:
+    return extract_state_dict(read_checkpoint(path), source=str(path))
+
+
+def _reflect_conv(x: torch.Tensor, sd: dict, prefix: str) -> torch.Tensor:
+    """The authors' ``ConvLayer``: reflection padding + plain ``conv2d`` (3×3)."""
+    return F.conv2d(F.pad(x, (1, 1, 1, 1), mode="reflect"), sd[f"{prefix}.weight"], sd[f"{prefix}.bias"])
+
+
+def _lrr_branch(sd: dict, name: str, x: torch.Tensor, blocks: int = 4) -> tuple[torch.Tensor, torch.Tensor]:
+    lamj, lamz = sd[f"{name}.lamj"], sd[f"{name}.lamz"]
+    z = _repeat_threshold(_reflect_conv(x, sd, f"{name}.conv_W00.conv2d"), lamj)
+    for t in range(blocks):
+        residual = x - _reflect_conv(z, sd, f"{name}.lrrblock{t}.conv_Wdz.conv2d")
+        z = _repeat_threshold(lamz * z + _reflect_conv(residual, sd, f"{name}.lrrblock{t}.conv_Wdtz.conv2d"), lamj)
     n = z.shape[1] // 2
     return z[:, :n], z[:, n:]
 
 
-def authors_lrrnet(model, ir: np.ndarray, vis: np.ndarray, strategy: None) -> np.ndarray:
+def authors_lrrnet(model, ir: np.ndarray, vis: np.ndarray, strategy: None, weights: Path) -> np.ndarray:
+    """Plain convolutions on the published state dict (ours runs the few-channel convs as matmuls)."""
+    sd = _published_state_dict(weights)
+
     def normalise(t: torch.Tensor) -> torch.Tensor:
         return (t - t.min()) / (t.max() - t.min() + 1e-5)
 
     with torch.no_grad():
-        low_x, sparse_x = _lrr_branch(model.get_ls1, normalise(_gray_tensor(ir)))
-        low_y, sparse_y = _lrr_branch(model.get_ls2, normalise(_gray_tensor(vis)))
-        d = model.decoder
-        low = d.conv_ReL(torch.cat([d.conv_ReZx(low_x), d.conv_ReZy(low_y)], 1))
-        high = d.conv_ReH(torch.cat([d.conv_ReUx(sparse_x), d.conv_ReUy(sparse_y)], 1))
+        low_x, sparse_x = _lrr_branch(sd, "get_ls1", normalise(_gray_tensor(ir)))
+        low_y, sparse_y = _lrr_branch(sd, "get_ls2", normalise(_gray_tensor(vis)))
+
+        def conv(x: torch.Tensor, name: str) -> torch.Tensor:
+            return _reflect_conv(x, sd, f"decoder.{name}.conv2d")
+
+        low = conv(torch.cat([conv(low_x, "conv_ReZx"), conv(low_y, "conv_ReZy")], 1), "conv_ReL")
+        high = conv(torch.cat([conv(sparse_x, "conv_ReUx"), conv(sparse_y, "conv_ReUy")], 1), "conv_ReH")
     return model.postprocess(low + high)
 
 
@@ -158,13 +179,35 @@ DIDFUSE_RULES: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] =
 }
 
 
+def _did_stage(x: torch.Tensor, sd: dict, name: str, reflect: bool, act: str) -> torch.Tensor:
+    """One published DIDFuse stage: [reflection pad] conv 3×3, BatchNorm (eval), activation."""
+    i = 1 if reflect else 0
+    p = f"{name}.{name}."
+    x = F.pad(x, (1, 1, 1, 1), mode="reflect") if reflect else F.pad(x, (1, 1, 1, 1))
+    x = F.conv2d(x, sd[f"{p}{i}.weight"], sd[f"{p}{i}.bias"])
+    x = F.batch_norm(x, sd[f"{p}{i + 1}.running_mean"], sd[f"{p}{i + 1}.running_var"],
+                     sd[f"{p}{i + 1}.weight"], sd[f"{p}{i + 1}.bias"], training=False, eps=1e-5)
+    if act == "prelu":
+        return F.prelu(x, sd[f"{p}{i + 2}.weight"])
+    return torch.tanh(x) if act == "tanh" else torch.sigmoid(x)
+
+
 def authors_didfuse(model, ir: np.ndarray, vis: np.ndarray, strategy: str, weights: Path) -> np.ndarray:
-    fresh = create_model("didfuse", weights=weights)  # the authors' Test_fusion rebuilds and re-reads per pair
+    """Both checkpoint files re-read for every pair (the authors' ``Test_fusion``); plain conv + BN ops."""
+    enc = extract_state_dict(read_checkpoint(weights / "Encoder_weight_IJCAI.pkl"))
+    dec = extract_state_dict(read_checkpoint(weights / "Decoder_weight_IJCAI.pkl"))
+
+    def encode(x: torch.Tensor) -> list[torch.Tensor]:
+        f1 = _did_stage(x, enc, "cov1", True, "prelu")
+        f2 = _did_stage(f1, enc, "cov2", False, "prelu")
+        return [f1, f2, _did_stage(f2, enc, "cov3", False, "tanh"), _did_stage(f2, enc, "cov4", False, "tanh")]
+
     with torch.no_grad():
-        feats_ir = fresh.encoder(_gray_tensor(ir) / 255)
-        feats_vis = fresh.encoder(_gray_tensor(vis) / 255)
         rule = DIDFUSE_RULES[strategy]
-        out = fresh.decoder(*[rule(a, b) for a, b in zip(feats_ir, feats_vis)])
+        f1, f2, base, detail = (rule(a, b) for a, b in zip(encode(_gray_tensor(ir) / 255), encode(_gray_tensor(vis) / 255)))
+        x = _did_stage(torch.cat([base, detail], 1), dec, "cov5", False, "prelu")
+        x = _did_stage(torch.cat([x, f2], 1), dec, "cov6", False, "prelu")
+        out = _did_stage(torch.cat([x, f1], 1), dec, "cov7", True, "sigmoid")
     return model.postprocess(out)
 
 
@@ -214,7 +257,7 @@ def bench_config(name, strategy, pairs, weights, skip_authors: bool, authors_rep
     model, weights_label = build(name, strategy, weights)
     authors: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None
     if not skip_authors:
-        extra = {"weights": weights["didfuse"]} if name == "didfuse" else {}
+        extra = {"weights": weights[name]} if name in ("lrrnet", "didfuse") else {}
 
         def run_authors(ir: np.ndarray, vis: np.ndarray) -> np.ndarray:
             return AUTHORS[name](model, ir, vis, strategy, **extra)
