@@ -32,7 +32,7 @@ def _weighted(rgb, ir, w_rgb, w_ir):
 
 
 def ref_l1(rgb, ir, window, eps=0.0):
-    b, c, h, w = rgb.shape
+    b, _c, h, w = rgb.shape
     k = 2 * window + 1
 
     def activity(x):
