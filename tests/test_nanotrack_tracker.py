@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from rgbtfuse.cli.track import box_iou
+from rgbtfuse.data.annotations import box_iou
 from rgbtfuse.data import load_sequence
 from rgbtfuse.errors import InitBoxError
 from rgbtfuse.imageio import read_image

@@ -23,6 +23,7 @@ from rgbtfuse.atomic import atomic_path, atomic_write
 from rgbtfuse.data import Sequence, load_sequence
 from rgbtfuse.errors import ConfigError, SizeMismatchError
 from rgbtfuse.imageio import read_image
+from rgbtfuse.data.annotations import box_iou
 from trackers.models.builder import build_tracker
 from trackers.models.siamese import MODES
 
@@ -49,16 +50,6 @@ def parse_box(text: str) -> tuple[float, float, float, float]:
     if len(values) != 4:
         raise ConfigError(f"--init {text!r}: expected four numbers x,y,w,h, got {len(values)}")
     return tuple(values)  # type: ignore[return-value]
-
-
-def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """IoU of ``(N, 4)`` x,y,w,h boxes, row by row."""
-    x1, y1 = np.maximum(a[:, 0], b[:, 0]), np.maximum(a[:, 1], b[:, 1])
-    x2 = np.minimum(a[:, 0] + a[:, 2], b[:, 0] + b[:, 2])
-    y2 = np.minimum(a[:, 1] + a[:, 3], b[:, 1] + b[:, 3])
-    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
-    union = a[:, 2] * a[:, 3] + b[:, 2] * b[:, 3] - inter
-    return np.where(union > 0, inter / np.where(union > 0, union, 1), 0.0)
 
 
 class _FrameReader:

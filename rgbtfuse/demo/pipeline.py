@@ -18,6 +18,7 @@ from tqdm import tqdm
 from rgbtfuse.data import Sequence
 from rgbtfuse.errors import ConfigError, SizeMismatchError
 from rgbtfuse.imageio import read_image
+from rgbtfuse.data.annotations import box_iou
 from trackers.tracker.base import SiameseTracker
 
 MODES = ("rgb", "ir", "fused")
@@ -32,16 +33,6 @@ class ModeRun:
     scores: np.ndarray  # (N,) best score per frame
     seconds: float = 0.0  # tracker time (init + track), excluding frame reading and drawing
     iou: np.ndarray = field(default_factory=lambda: np.zeros(0))  # (N,) NaN where not scored
-
-
-def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """IoU of ``(N, 4)`` x,y,w,h boxes, row by row (0 for empty unions)."""
-    x1, y1 = np.maximum(a[:, 0], b[:, 0]), np.maximum(a[:, 1], b[:, 1])
-    x2 = np.minimum(a[:, 0] + a[:, 2], b[:, 0] + b[:, 2])
-    y2 = np.minimum(a[:, 1] + a[:, 3], b[:, 1] + b[:, 3])
-    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
-    union = a[:, 2] * a[:, 3] + b[:, 2] * b[:, 3] - inter
-    return np.where(union > 0, inter / np.where(union > 0, union, 1), 0.0)
 
 
 def scored_frames(seq: Sequence, start: int) -> np.ndarray:

@@ -75,6 +75,15 @@ def linear_iou_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return (1 - (inter + 1.0) / (union + 1.0)).mean()
 
 
+def select_cross_entropy(logp: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Mean of the positive and the negative NLL over ``(N, 2)`` log-probs; ``labels`` −1 ignored."""
+    zero = logp.new_zeros(())
+    pos, neg = labels == 1, labels == 0
+    loss_pos = F.nll_loss(logp[pos], labels[pos]) if pos.any() else zero
+    loss_neg = F.nll_loss(logp[neg], labels[neg]) if neg.any() else zero
+    return 0.5 * loss_pos + 0.5 * loss_neg
+
+
 def point_tracking_loss(
     cls: torch.Tensor,
     loc: torch.Tensor,
@@ -87,19 +96,15 @@ def point_tracking_loss(
 
     ``label_cls (B, H, W)`` in {−1, 0, 1}, ``label_loc (B, 4, H, W)``.
     """
-    logp = F.log_softmax(cls.permute(0, 2, 3, 1).reshape(-1, 2), dim=1)
     labels = label_cls.reshape(-1)
-    zero = cls.new_zeros(())
-    pos, neg = labels == 1, labels == 0
-    loss_pos = F.nll_loss(logp[pos], labels[pos]) if pos.any() else zero
-    loss_neg = F.nll_loss(logp[neg], labels[neg]) if neg.any() else zero
-    cls_loss = 0.5 * loss_pos + 0.5 * loss_neg
+    cls_loss = select_cross_entropy(F.log_softmax(cls.permute(0, 2, 3, 1).reshape(-1, 2), dim=1), labels)
+    pos = labels == 1
     if pos.any():
         pred = loc.permute(0, 2, 3, 1).reshape(-1, 4)[pos]
         target = label_loc.permute(0, 2, 3, 1).reshape(-1, 4)[pos]
         loc_loss = linear_iou_loss(pred, target)
     else:
-        loc_loss = zero
+        loc_loss = cls.new_zeros(())
     total = cls_weight * cls_loss + loc_weight * loc_loss
     return total, {"loss": total.item(), "cls": cls_loss.item(), "loc": loc_loss.item()}
 
@@ -183,12 +188,7 @@ def rpn_tracking_loss(
     b, c2, h, w = cls.shape
     a = c2 // 2
     logp = F.log_softmax(cls.view(b, 2, a, h, w).permute(0, 2, 3, 4, 1).reshape(-1, 2), dim=1)
-    labels = label_cls.reshape(-1)
-    zero = cls.new_zeros(())
-    pos, neg = labels == 1, labels == 0
-    loss_pos = F.nll_loss(logp[pos], labels[pos]) if pos.any() else zero
-    loss_neg = F.nll_loss(logp[neg], labels[neg]) if neg.any() else zero
-    cls_loss = 0.5 * loss_pos + 0.5 * loss_neg
+    cls_loss = select_cross_entropy(logp, label_cls.reshape(-1))
     diff = (loc.view(b, 4, a, h, w) - label_loc).abs().sum(dim=1)
     loc_loss = (diff * label_weight).sum() / b
     total = cls_weight * cls_loss + loc_weight * loc_loss
