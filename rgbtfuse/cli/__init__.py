@@ -17,6 +17,7 @@ from rgbtfuse.errors import RgbtfuseError
 # command name -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "prepare": ("prepare", "crop a dataset's annotated frames (RGB and IR) into an LMDB training cache"),
+    "train-image-fusion": ("train_image_fusion", "train an image-fusion network (NestFuse/RFN-Nest, LRRNet, DIDFuse) from an experiment yaml"),
 }
 
 
