@@ -21,6 +21,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+import torch
 import yaml
 
 from rgbtfuse.device import resolve_device
@@ -78,11 +79,12 @@ def build_trainer(cfg: dict[str, Any], steps: int | None = None, out: str | Path
     """Recipe and Trainer for an experiment config (``steps`` / ``out`` override the yaml)."""
     device = resolve_device(cfg.get("device", "auto"))
     data = DataConfig.from_dict(cfg.get("data"))
-    recipe = build_recipe(cfg["recipe"], data, cfg.get("model") or {}, cfg.get("loss") or {}, device)
     train = dict(cfg.get("train") or {})
     epochs = train.pop("epochs", None)
     export_every = int(train.pop("export_every", 0))
     loop = LoopConfig.from_dict(train)
+    torch.manual_seed(loop.seed)  # the initial weights are a function of the seed too
+    recipe = build_recipe(cfg["recipe"], data, cfg.get("model") or {}, cfg.get("loss") or {}, device)
     if steps is not None:
         loop.steps = steps
     elif epochs is not None:
