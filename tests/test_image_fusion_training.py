@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib.util
-import json
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +16,11 @@ from rgbtfuse.imageio import pair_folders, read_image
 from rgbtfuse.losses.image import didfuse_loss, image_ms_ssim, sobel_gradient
 from rgbtfuse.losses.vgg import VGG16Features
 from rgbtfuse.training.image_fusion import build_trainer
-from rgbtfuse.training.image_fusion.data import DataConfig, GrayFolderDataset, PairFolderDataset
+from rgbtfuse.training.image_fusion.data import (
+    DataConfig,
+    GrayFolderDataset,
+    PairFolderDataset,
+)
 
 FLIR = "data/fusion/flir_train180"
 needs_lrr = pytest.mark.skipif(importlib.util.find_spec("image_fusion.lrrnet") is None, reason="image_fusion.lrrnet not merged yet")

@@ -16,6 +16,7 @@ from pytorch_msssim import ms_ssim, ssim
 from rgbtfuse.losses.feature import gram_matrix
 from rgbtfuse.losses.ssim import fitting_window
 
+
 def image_ms_ssim(x: torch.Tensor, y: torch.Tensor, data_range: float = 255.0, win_size: int = 11) -> torch.Tensor:
     """Five-scale MS-SSIM of ``x`` against ``y`` (pytorch-msssim), with a window that fits.
 

@@ -45,7 +45,7 @@ class DataConfig:
     limit: int | None = None  # use only the first N images / pairs (natural order)
 
     @classmethod
-    def from_dict(cls, cfg: dict[str, Any] | None) -> "DataConfig":
+    def from_dict(cls, cfg: dict[str, Any] | None) -> DataConfig:
         cfg = dict(cfg or {})
         known = {f.name for f in fields(cls)}
         if unknown := sorted(set(cfg) - known):
@@ -71,7 +71,7 @@ def shape_image(img: np.ndarray, cfg: DataConfig, rng: np.random.Generator | Non
         img = cv2.resize(img, (max(s, round(w * k)), max(s, round(h * k))), interpolation=cv2.INTER_LINEAR)
         h, w = img.shape
     if cfg.geometry == "center_crop":  # torchvision CenterCrop's rounding
-        y, x = int(round((h - s) / 2.0)), int(round((w - s) / 2.0))
+        y, x = round((h - s) / 2.0), round((w - s) / 2.0)
     else:
         assert rng is not None
         y, x = int(rng.integers(0, h - s + 1)), int(rng.integers(0, w - s + 1))
