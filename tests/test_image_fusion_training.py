@@ -76,6 +76,32 @@ def test_folder_dataset_takes_both_modalities_and_checks_config(shared, tmp_path
         DataConfig.from_dict({"root": "x", "sise": 3})
 
 
+def test_lmdb_crop_cache_gives_gray_pairs(tmp_path):
+    import cv2
+
+    from rgbtfuse.data.lmdb_cache import CropCache, CropParams, build_cache
+    from rgbtfuse.training.image_fusion.data import build_dataset
+
+    seq = tmp_path / "data" / "seqA"
+    for d in ("color", "ir"):
+        (seq / d).mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for k in range(3):
+        rgb = rng.integers(0, 255, (60, 80, 3), dtype=np.uint8)
+        cv2.imwrite(str(seq / "color" / f"{k + 1:08d}.png"), rgb)
+        cv2.imwrite(str(seq / "ir" / f"{k + 1:08d}.png"), 255 - rgb[..., 1])
+    (seq / "groundtruth.txt").write_text("10,10,20,20\n" * 3)
+    build_cache("vot-rgbt", tmp_path / "data", tmp_path / "cache", CropParams(instance_size=63, exemplar_size=31), progress=False)
+    ds = build_dataset(DataConfig(root=str(tmp_path / "cache"), size=63), pairs=True)
+    assert len(ds) == 3
+    ir, vis = ds[(1, 5)]
+    rgb_crop, ir_crop = CropCache(tmp_path / "cache").pair("seqA", 1)
+    np.testing.assert_array_equal(vis[0].numpy(), cv2.cvtColor(rgb_crop, cv2.COLOR_BGR2GRAY))
+    np.testing.assert_array_equal(ir[0].numpy(), ir_crop[..., 0])
+    with pytest.raises(ConfigError, match="holds pairs"):
+        build_dataset(DataConfig(root=str(tmp_path / "cache")), pairs=False)
+
+
 # --- losses -------------------------------------------------------------------------------------
 def test_sobel_gradient_of_a_ramp_and_ms_ssim_identity():
     ramp = torch.arange(12.0).repeat(10, 1)[None, None]  # f(x, y) = x
