@@ -6,7 +6,12 @@ backward, optimizer; data loading excluded — it overlaps with compute when wor
 and converts it to time per epoch of the paper's training set. LRRNet uses a randomly
 initialised VGG-16 when the ImageNet file is absent: the cost is the same. Prints JSON.
 
-    python benchmarks/image_fusion_train_speed.py [--steps 4] [--only didfuse lrrnet]
+``--count`` instead runs one step of each recipe at 64×64 under ``FlopCounterMode`` with a hook
+summing the bytes autograd saves for backward, and scales both to the paper's image size (every
+op of these networks and losses is linear in the pixel count): FLOPs per step and activation
+memory, to size a GPU.
+
+    python benchmarks/image_fusion_train_speed.py [--steps 4] [--only didfuse lrrnet] [--count]
 """
 
 from __future__ import annotations
@@ -38,17 +43,8 @@ PAPER = {
 
 
 def time_recipe(name: str, steps: int, work: Path) -> dict:
-    data, batch, optim, n_train, _ = PAPER[name]
-    cfg = {"recipe": name, "out": str(work / name), "device": "cpu", "data": {"root": str(FLIR), **data},
-           "train": {"batch_size": batch, "checkpoint_every": 10**6, "log_every": 1, "tensorboard": False}, "optimizer": optim}
-    if name == "rfn_nest_stage2":
-        from image_fusion.nestfuse import NestFuse
-
-        torch.save(NestFuse().state_dict(), work / "ae.model")
-        cfg["model"] = {"autoencoder": str(work / "ae.model")}
-    if name == "lrrnet":
-        cfg["loss"] = {"vgg_weights": "imagenet" if default_vgg16_path().is_file() else "random"}
-    history = build_trainer(cfg, steps=steps + 1).run()
+    data, batch, _, n_train, _ = PAPER[name]
+    history = build_trainer(_config(name, work), steps=steps + 1).run()
     per_step = statistics.median(h["time"] for h in history[1:])  # step 1 warms up
     steps_per_epoch = -(-n_train // batch)
     return {"recipe": name, "size": data["size"], "batch": batch, "s_per_step": round(per_step, 3),
@@ -56,13 +52,52 @@ def time_recipe(name: str, steps: int, work: Path) -> dict:
             "hours_per_epoch": round(per_step * steps_per_epoch / 3600, 2), "threads": torch.get_num_threads()}
 
 
+def _config(name: str, work: Path, size: int | None = None) -> dict:
+    data, batch, optim, _, _ = PAPER[name]
+    cfg = {"recipe": name, "out": str(work / name), "device": "cpu", "data": {"root": str(FLIR), **data},
+           "train": {"batch_size": batch, "checkpoint_every": 10**6, "log_every": 1, "tensorboard": False}, "optimizer": optim}
+    if size:
+        cfg["data"]["size"] = size
+    if name == "rfn_nest_stage2":
+        from image_fusion.nestfuse import NestFuse
+
+        torch.save(NestFuse().state_dict(), work / "ae.model")
+        cfg["model"] = {"autoencoder": str(work / "ae.model")}
+    if name == "lrrnet":
+        cfg["loss"] = {"vgg_weights": "imagenet" if default_vgg16_path().is_file() else "random"}
+    return cfg
+
+
+def count_recipe(name: str, work: Path, size: int = 64) -> dict:
+    from torch.utils.data import default_collate
+    from torch.utils.flop_counter import FlopCounterMode
+
+    data, batch, _, _, _ = PAPER[name]
+    trainer = build_trainer(_config(name, work, size), steps=1)
+    samples = default_collate([trainer.dataset[(i % len(trainer.dataset), i)] for i in range(batch)])
+    saved = [0]
+
+    def pack(t: torch.Tensor) -> torch.Tensor:
+        saved[0] += t.numel() * t.element_size()
+        return t
+
+    with FlopCounterMode(display=False) as counter, torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        loss, _ = trainer.loss_fn(samples)
+        loss.backward()
+    scale = (data["size"] / size) ** 2
+    return {"recipe": name, "size": data["size"], "batch": batch, "tflop_per_step": round(counter.get_total_flops() * scale / 1e12, 3),
+            "saved_activations_gib": round(saved[0] * scale / 2**30, 2)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=3, help="timed steps per recipe (after one warm-up step)")
     parser.add_argument("--only", nargs="+", choices=sorted(PAPER), default=sorted(PAPER))
+    parser.add_argument("--count", action="store_true", help="FLOPs and activation memory per step instead of timing")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        print(json.dumps([time_recipe(name, args.steps, Path(tmp)) for name in args.only], indent=1))
+        run = count_recipe if args.count else lambda name, work: time_recipe(name, args.steps, work)
+        print(json.dumps([run(name, Path(tmp)) for name in args.only], indent=1))
 
 
 if __name__ == "__main__":
