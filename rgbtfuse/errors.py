@@ -66,3 +66,12 @@ class InitBoxError(RgbtfuseError):
 
 class ImageSizeError(RgbtfuseError):
     """An image is too small (or otherwise sized wrongly) for the network that must process it."""
+
+
+class MetricInputError(RgbtfuseError):
+    """An image cannot be scored by a metric (e.g. smaller than the metric's windows)."""
+
+
+class VotError(RgbtfuseError):
+    """The VOT toolkit is missing, a workspace is invalid, or a tracker crashed or timed out
+    during an evaluation (the message names the toolkit's log file)."""

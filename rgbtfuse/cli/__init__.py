@@ -16,8 +16,12 @@ from rgbtfuse.errors import RgbtfuseError
 
 # command name -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
+    "metrics": ("metrics", "score fused images with the fusion papers' metrics and write a report"),
     "prepare": ("prepare", "crop a dataset's annotated frames (RGB and IR) into an LMDB training cache"),
+    "train-fusion": ("train_fusion", "train a tracker's fusion module with the tracker frozen"),
     "train-image-fusion": ("train_image_fusion", "train an image-fusion network (NestFuse/RFN-Nest, LRRNet, DIDFuse) from an experiment yaml"),
+    "vot": ("vot", "VOT toolkit workspaces (init) and evaluations with an EAO/A/R table (run)"),
+    "convert": ("convert", "convert RGB-T datasets to VOT sequence folders"),
 }
 
 

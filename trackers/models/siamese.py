@@ -109,6 +109,25 @@ class SiameseRGBT(nn.Module):
             return feats
         return _as_list(self.neck(feats if len(feats) > 1 else feats[0]))
 
+    def fusion_inputs(self, rgb: torch.Tensor, ir: torch.Tensor) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+        """Per-scale RGB and IR features exactly where the fusion module sees them.
+
+        Used to train the fusion module with feature-level losses: ``self.fusion(*inputs)`` is
+        the fused feature; :meth:`head_input` continues from it to the head.
+        """
+        f_rgb, f_ir = self._backbone_features(rgb, ir)
+        if self.fusion_position == "backbone":
+            return f_rgb, f_ir
+        if self.neck is not None and self.backbone_ir is None:
+            both = self._neck([torch.cat([r, i], 0) for r, i in zip(f_rgb, f_ir)])
+            b = rgb.shape[0]
+            return [f[:b] for f in both], [f[b:] for f in both]
+        return self._neck(f_rgb), self._neck(f_ir)
+
+    def head_input(self, fused: list[torch.Tensor]) -> list[torch.Tensor]:
+        """What the head sees, given the fusion output (the neck still follows backbone fusion)."""
+        return self._neck(fused) if self.fusion_position == "backbone" else fused
+
     def features(self, rgb: torch.Tensor | None, ir: torch.Tensor | None) -> list[torch.Tensor]:
         """Per-scale features the head sees, for the current :attr:`mode`.
 
@@ -118,15 +137,7 @@ class SiameseRGBT(nn.Module):
             return self._neck(self._backbone_features(rgb, None)[0])
         if self.mode == "ir":
             return self._neck(self._backbone_features(None, ir)[1])
-        f_rgb, f_ir = self._backbone_features(rgb, ir)
-        if self.fusion_position == "backbone":
-            return self._neck(self.fusion(f_rgb, f_ir))
-        if self.neck is not None and self.backbone_ir is None:
-            # one batched neck pass for both modalities
-            both = self._neck([torch.cat([r, i], 0) for r, i in zip(f_rgb, f_ir)])
-            b = rgb.shape[0]
-            return self.fusion([f[:b] for f in both], [f[b:] for f in both])
-        return self.fusion(self._neck(f_rgb), self._neck(f_ir))
+        return self.head_input(self.fusion(*self.fusion_inputs(rgb, ir)))
 
     # --- tracking API ------------------------------------------------------------------------
     def template(self, z_rgb: torch.Tensor | None, z_ir: torch.Tensor | None) -> None:

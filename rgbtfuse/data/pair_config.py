@@ -1,0 +1,31 @@
+"""``data.pairs`` yaml block → :class:`rgbtfuse.data.sampling.PairConfig`."""
+
+from __future__ import annotations
+
+from dataclasses import fields
+from typing import Any
+
+from rgbtfuse.data.augment import GeometricAug, ModalityDropout, PhotometricAug
+from rgbtfuse.data.sampling import PairConfig
+from rgbtfuse.errors import ConfigError
+
+_NESTED = {"template": GeometricAug, "search": GeometricAug, "rgb": PhotometricAug, "ir": PhotometricAug, "dropout": ModalityDropout}
+
+
+def _build(cls: type, cfg: dict[str, Any], where: str) -> Any:
+    known = {f.name for f in fields(cls)}
+    if unknown := sorted(set(cfg) - known):
+        raise ConfigError(f"{where}: unknown options {unknown}; known: {sorted(known)}")
+    return cls(**cfg)
+
+
+def pair_config_from_dict(cfg: dict[str, Any] | None) -> PairConfig:
+    """Options override pysot's defaults; nested blocks (``search: {shift: 32}``) override per field."""
+    cfg = dict(cfg or {})
+    default = PairConfig()
+    nested = {}
+    for key, cls in _NESTED.items():
+        if key in cfg:
+            base = {f.name: getattr(getattr(default, key), f.name) for f in fields(cls)}
+            nested[key] = _build(cls, {**base, **(cfg.pop(key) or {})}, f"data.pairs.{key}")
+    return _build(PairConfig, {**cfg, **nested}, "data.pairs")

@@ -1,0 +1,84 @@
+"""Training a tracker's fusion module with the rest of the tracker frozen.
+
+The loss is the sum, over template and search crops, of a feature-level loss of the fused
+features (``rfn``: RFN-Nest Eq. 6–7; ``lrrnet``: LRRNet Eq. 15) and, optionally, the tracking
+loss of the frozen head on the fused features (``tracking_weight`` > 0; point-based heads).
+
+.. code-block:: yaml
+
+    train:
+      weights: path/to/nanotrackv2.pth      # the published tracker (frozen)
+      loss: {name: rfn, alpha: 700, w_vi: 3, w_ir: 6, w1: [1]}
+      tracking_weight: 0.0                  # > 0: add the head's tracking loss (needs boxes)
+      steps: 500
+      batch_size: 8
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+from rgbtfuse.errors import ConfigError
+from rgbtfuse.losses import lrrnet_tracking_loss, rfn_tracking_loss
+from rgbtfuse.losses.tracking import point_targets, point_tracking_loss
+
+FEATURE_LOSSES = {"rfn": rfn_tracking_loss, "lrrnet": lrrnet_tracking_loss}
+
+
+class FusionLoss:
+    """``loss_fn(batch) -> (loss, logs)`` for :class:`rgbtfuse.training.Trainer`.
+
+    ``model`` is a :class:`trackers.models.siamese.SiameseRGBT` whose non-fusion parameters are
+    frozen; its backbone/neck run without autograd, only the fusion module builds a graph.
+    """
+
+    def __init__(self, model: Any, loss: dict[str, Any], tracking_weight: float = 0.0, track_cfg: Any = None):
+        loss = dict(loss)
+        name = loss.pop("name", None)
+        if name not in FEATURE_LOSSES:
+            raise ConfigError(f"train.loss.name must be one of {sorted(FEATURE_LOSSES)}, got {name!r}")
+        self.model = model
+        self.feature_loss = FEATURE_LOSSES[name]
+        self.options = loss
+        self.tracking_weight = tracking_weight
+        self.track_cfg = track_cfg
+        if tracking_weight > 0 and track_cfg is None:
+            raise ConfigError("train.tracking_weight > 0 needs the experiment's track: settings")
+
+    def _fused(self, rgb: torch.Tensor, ir: torch.Tensor) -> tuple[list, list, list]:
+        with torch.no_grad():
+            f_rgb, f_ir = self.model.fusion_inputs(rgb, ir)
+        return self.model.fusion(f_rgb, f_ir), f_rgb, f_ir
+
+    def __call__(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
+        z = self._fused(batch["template_rgb"], batch["template_ir"])
+        x = self._fused(batch["search_rgb"], batch["search_ir"])
+        loss_z, logs_z = self.feature_loss(*z, **self.options)
+        loss_x, logs_x = self.feature_loss(*x, **self.options)
+        total = loss_z + loss_x
+        logs = {f"template_{k}": v for k, v in logs_z.items() if k != "loss"}
+        logs.update({f"search_{k}": v for k, v in logs_x.items() if k != "loss"})
+        if self.tracking_weight > 0:
+            track_loss, track_logs = self._tracking_loss(z[0], x[0], batch)
+            total = total + self.tracking_weight * track_loss
+            logs.update({f"track_{k}": v for k, v in track_logs.items()})
+        logs["loss"] = total.item()
+        return total, logs
+
+    def _tracking_loss(self, zf: list, xf: list, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
+        out = self.model.head_forward(self.model.head_input(zf), self.model.head_input(xf))
+        cfg = self.track_cfg
+        size = out["cls"].shape[-1]
+        # seeded from the batch content so that a resumed run draws the same label subsets
+        seed = int(batch["bbox"].double().sum().item() * 1000) % (2**31)
+        rng = np.random.default_rng(seed)
+        labels = [
+            point_targets(b.numpy(), size, cfg.stride, cfg.instance_size, rng, negative=bool(n > 0.5))
+            for b, n in zip(batch["bbox"].cpu(), batch["neg"].cpu())
+        ]
+        label_cls = torch.from_numpy(np.stack([c for c, _ in labels])).to(out["cls"].device)
+        label_loc = torch.from_numpy(np.stack([d for _, d in labels])).to(out["loc"].device)
+        return point_tracking_loss(out["cls"], out["loc"], label_cls, label_loc)

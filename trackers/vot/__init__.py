@@ -1,0 +1,1 @@
+"""VOT toolkit integration: the TraX server, pluggable trackers, workspaces and stacks."""
