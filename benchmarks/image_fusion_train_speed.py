@@ -1,9 +1,8 @@
 """Seconds per training step of each image-fusion recipe at its paper's image size and batch.
 
 Runs a few steps of every recipe on ``../shared/data/fusion/flir_train180`` on this machine,
-takes the median compute time of the timed steps (the Trainer's ``time`` column: forward,
-backward, optimizer; data loading excluded — it overlaps with compute when workers are used),
-and converts it to time per epoch of the paper's training set. LRRNet uses a randomly
+takes the median wall and CPU time of the timed steps (data loading in the main process
+included) and converts it to CPU time per epoch of the paper's training set. LRRNet uses a randomly
 initialised VGG-16 when the ImageNet file is absent: the cost is the same. Prints JSON.
 
 ``--count`` instead runs one step of each recipe at 64×64 under ``FlopCounterMode`` with a hook
@@ -11,7 +10,7 @@ summing the bytes autograd saves for backward, and scales both to the paper's im
 op of these networks and losses is linear in the pixel count): FLOPs per step and activation
 memory, to size a GPU.
 
-    python benchmarks/image_fusion_train_speed.py [--steps 4] [--only didfuse lrrnet] [--count]
+    python benchmarks/image_fusion_train_speed.py [--steps 2] [--size 64] [--only didfuse lrrnet] [--count]
 """
 
 from __future__ import annotations
@@ -21,6 +20,7 @@ import json
 import statistics
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import torch
@@ -42,14 +42,33 @@ PAPER = {
 }
 
 
-def time_recipe(name: str, steps: int, work: Path) -> dict:
+def time_recipe(name: str, steps: int, work: Path, size: int | None = None) -> dict:
+    """Wall and CPU seconds per step (after one warm-up step), optionally at a smaller ``size``.
+
+    CPU seconds (all threads of this process) are what matter on a shared machine: on ``T`` free
+    cores a step takes about ``cpu_s / T`` of wall time. Times at a smaller size are scaled to
+    the paper's size by the pixel ratio (every op is linear in the pixel count).
+    """
     data, batch, _, n_train, _ = PAPER[name]
-    history = build_trainer(_config(name, work), steps=steps + 1).run()
-    per_step = statistics.median(h["time"] for h in history[1:])  # step 1 warms up
+    trainer = build_trainer(_config(name, work, size), steps=steps + 2)
+    marks: list[tuple[float, float]] = []
+    loss_fn = trainer.loss_fn
+
+    def timed(batch_):
+        marks.append((time.perf_counter(), time.process_time()))
+        return loss_fn(batch_)
+
+    trainer.loss_fn = timed
+    trainer.run()
+    # step k runs from mark k to mark k+1; the first step warms up, the last one has no end mark
+    wall = statistics.median(b[0] - a[0] for a, b in zip(marks[1:], marks[2:]))
+    cpu = statistics.median(b[1] - a[1] for a, b in zip(marks[1:], marks[2:]))
+    scale = (data["size"] / (size or data["size"])) ** 2
     steps_per_epoch = -(-n_train // batch)
-    return {"recipe": name, "size": data["size"], "batch": batch, "s_per_step": round(per_step, 3),
+    return {"recipe": name, "size": data["size"], "measured_at": size or data["size"], "batch": batch,
+            "wall_s_per_step": round(wall * scale, 2), "cpu_s_per_step": round(cpu * scale, 2),
             "paper_train_images": n_train, "steps_per_epoch": steps_per_epoch,
-            "hours_per_epoch": round(per_step * steps_per_epoch / 3600, 2), "threads": torch.get_num_threads()}
+            "cpu_hours_per_epoch": round(cpu * scale * steps_per_epoch / 3600, 1), "threads": torch.get_num_threads()}
 
 
 def _config(name: str, work: Path, size: int | None = None) -> dict:
@@ -93,10 +112,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=3, help="timed steps per recipe (after one warm-up step)")
     parser.add_argument("--only", nargs="+", choices=sorted(PAPER), default=sorted(PAPER))
+    parser.add_argument("--size", type=int, help="time at this image size and scale to the paper's (default: paper size)")
     parser.add_argument("--count", action="store_true", help="FLOPs and activation memory per step instead of timing")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        run = count_recipe if args.count else lambda name, work: time_recipe(name, args.steps, work)
+        run = count_recipe if args.count else lambda name, work: time_recipe(name, args.steps, work, args.size)
         print(json.dumps([run(name, Path(tmp)) for name in args.only], indent=1))
 
 
