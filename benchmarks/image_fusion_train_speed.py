@@ -112,12 +112,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=3, help="timed steps per recipe (after one warm-up step)")
     parser.add_argument("--only", nargs="+", choices=sorted(PAPER), default=sorted(PAPER))
+    parser.add_argument("--data", type=Path, default=FLIR, help="pair folder to train on (default: ../shared FLIR pairs)")
     parser.add_argument("--size", type=int, help="time at this image size and scale to the paper's (default: paper size)")
     parser.add_argument("--count", action="store_true", help="FLOPs and activation memory per step instead of timing")
     args = parser.parse_args()
+    global FLIR
+    FLIR = args.data
     with tempfile.TemporaryDirectory() as tmp:
         run = count_recipe if args.count else lambda name, work: time_recipe(name, args.steps, work, args.size)
-        print(json.dumps([run(name, Path(tmp)) for name in args.only], indent=1))
+        for name in args.only:  # one JSON line per recipe, as soon as it is measured
+            print(json.dumps(run(name, Path(tmp))), flush=True)
 
 
 if __name__ == "__main__":
