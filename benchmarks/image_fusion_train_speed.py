@@ -109,6 +109,7 @@ def count_recipe(name: str, work: Path, size: int = 64) -> dict:
 
 
 def main() -> None:
+    global FLIR
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=3, help="timed steps per recipe (after one warm-up step)")
     parser.add_argument("--only", nargs="+", choices=sorted(PAPER), default=sorted(PAPER))
@@ -116,7 +117,6 @@ def main() -> None:
     parser.add_argument("--size", type=int, help="time at this image size and scale to the paper's (default: paper size)")
     parser.add_argument("--count", action="store_true", help="FLOPs and activation memory per step instead of timing")
     args = parser.parse_args()
-    global FLIR
     FLIR = args.data
     with tempfile.TemporaryDirectory() as tmp:
         run = count_recipe if args.count else lambda name, work: time_recipe(name, args.steps, work, args.size)
