@@ -31,9 +31,13 @@ class ImageFusionNet(nn.Module):
     def load_weights(self, path: str | Path, strict: bool = True) -> None:
         raise NotImplementedError
 
+    def fuse_tensors(self, ir: torch.Tensor, vis: torch.Tensor) -> torch.Tensor:
+        """Raw fused output of preprocessed inputs; networks override it to bound memory (tiling)."""
+        return self(ir, vis)
+
     @torch.inference_mode()
     def fuse_arrays(self, ir: np.ndarray, vis: np.ndarray) -> np.ndarray:
         """Fuse two aligned ``(H, W)`` uint8 gray images → ``(H, W)`` uint8."""
         device = next(self.parameters()).device
-        out = self(self.preprocess(ir).to(device), self.preprocess(vis).to(device))
+        out = self.fuse_tensors(self.preprocess(ir).to(device), self.preprocess(vis).to(device))
         return self.postprocess(out)

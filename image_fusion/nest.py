@@ -17,15 +17,17 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from image_fusion.base import ImageFusionNet
 from rgbtfuse.checkpoint import extract_state_dict, load_state_dict, read_checkpoint
 from rgbtfuse.errors import ImageSizeError
 from rgbtfuse.fusion.layers import ConvLayer, upsample_like
-from image_fusion.base import ImageFusionNet
 
 #: encoder channels per scale in the published models
 NEST_CHANNELS = (64, 112, 160, 208)
 #: smallest input side: the coarsest (stride-8) map must be ≥ 2 pixels for the 3×3 reflection pad
 MIN_SIDE = 16
+#: the authors' test code splits images with a side above this into four parts
+SPLIT_ABOVE = 512
 
 
 class NestBlock(nn.Module):
@@ -49,13 +51,23 @@ class NestAutoEncoderNet(ImageFusionNet):
             ``*_deep_super.model`` checkpoints) instead of the single ``conv_out``; the fused
             image is then the output of ``conv3`` (on the last nest node), see :meth:`decode`.
         minmax_eps: ε in the min-max output scaling (NestFuse 0, RFN-Nest 1e-10).
+        authors_split: in :meth:`fuse_tensors` / ``fuse_arrays``, fuse images larger than 512 pixels in four
+            overlapping quadrants and average them, as the authors' test code does (reproduces
+            their published outputs for such images, seams included). Default: whole image.
     """
 
-    def __init__(self, channels: tuple[int, ...] = NEST_CHANNELS, deepsupervision: bool = False, minmax_eps: float = 0.0):
+    def __init__(
+        self,
+        channels: tuple[int, ...] = NEST_CHANNELS,
+        deepsupervision: bool = False,
+        minmax_eps: float = 0.0,
+        authors_split: bool = False,
+    ):
         super().__init__()
         c1, c2, c3, c4 = channels
         self.deepsupervision = deepsupervision
         self.minmax_eps = minmax_eps
+        self.authors_split = authors_split
         self.conv0 = ConvLayer(1, 16, 1)
         self.DB1_0 = NestBlock(16, c1)
         self.DB2_0 = NestBlock(c1, c2)
@@ -129,6 +141,21 @@ class NestAutoEncoderNet(ImageFusionNet):
         if span == 0:
             return np.zeros(img.shape, np.uint8)
         return ((img - lo) / span * np.float32(255)).astype(np.uint8)
+
+    def fuse_tensors(self, ir: torch.Tensor, vis: torch.Tensor) -> torch.Tensor:
+        """Raw fused ``(1, 1, H, W)`` of preprocessed inputs; see ``authors_split`` for large images."""
+        h, w = ir.shape[-2:]
+        if not self.authors_split or max(h, w) <= SPLIT_ABOVE:
+            return self(ir, vis)
+        fused = ir.new_zeros(1, 1, h, w)
+        count = ir.new_zeros(1, 1, h, w)
+        # the authors' get_img_parts / recons_fusion_images: quadrants overlapping by 5 pixels
+        hc, wc = h // 2, w // 2
+        for rows in (slice(0, hc + 3), slice(hc - 2, h)):
+            for cols in (slice(0, wc + 3), slice(wc - 2, w)):
+                fused[..., rows, cols] += self(ir[..., rows, cols], vis[..., rows, cols])
+                count[..., rows, cols] += 1
+        return fused / count
 
     # -- weights ---------------------------------------------------------------------------
     @staticmethod

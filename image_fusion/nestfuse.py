@@ -16,12 +16,10 @@ from typing import Any
 
 import torch
 
-from rgbtfuse.errors import ConfigError
-from rgbtfuse.fusion import MultiScaleFusion
 from image_fusion.nest import NEST_CHANNELS, NestAutoEncoderNet
 from image_fusion.registry import register_model
-
-NESTFUSE_STRATEGIES = ("attention_avg", "attention_max", "attention_nuclear")
+from rgbtfuse.errors import ConfigError
+from rgbtfuse.fusion import MultiScaleFusion
 
 
 class NestFuse(NestAutoEncoderNet):
@@ -30,11 +28,14 @@ class NestFuse(NestAutoEncoderNet):
     Args:
         strategy: registered fusion name used at every scale (default NestFuse's ``attention_avg``).
         deepsupervision: ``True`` for the ``nestfuse_1e2_deep_super.model`` checkpoint.
+        authors_split: fuse images > 512 px in four overlapping parts, as the authors' test code.
         **fusion_cfg: options of the fusion module (e.g. ``pooling`` for ``sca``).
     """
 
-    def __init__(self, strategy: str = "attention_avg", deepsupervision: bool = False, **fusion_cfg: Any):
-        super().__init__(NEST_CHANNELS, deepsupervision, minmax_eps=0.0)
+    def __init__(
+        self, strategy: str = "attention_avg", deepsupervision: bool = False, authors_split: bool = False, **fusion_cfg: Any
+    ):
+        super().__init__(NEST_CHANNELS, deepsupervision, minmax_eps=0.0, authors_split=authors_split)
         self.strategy = strategy
         self.fusion = MultiScaleFusion.build(strategy, NEST_CHANNELS, **fusion_cfg)
         if any(len(m.state_dict()) for m in self.fusion.scales):
@@ -45,6 +46,8 @@ class NestFuse(NestAutoEncoderNet):
 
 
 @register_model("nestfuse")
-def nestfuse(strategy: str = "attention_avg", deepsupervision: bool = False, **fusion_cfg: Any) -> NestFuse:
+def nestfuse(
+    strategy: str = "attention_avg", deepsupervision: bool = False, authors_split: bool = False, **fusion_cfg: Any
+) -> NestFuse:
     """NestFuse; published weights: ``nestfuse_1e2.model`` (``deepsupervision=False``)."""
-    return NestFuse(strategy, deepsupervision, **fusion_cfg)
+    return NestFuse(strategy, deepsupervision, authors_split, **fusion_cfg)

@@ -17,11 +17,11 @@ from typing import Any
 
 import torch
 
+from image_fusion.nest import NEST_CHANNELS, NestAutoEncoderNet
+from image_fusion.registry import register_model
 from rgbtfuse.checkpoint import load_state_dict
 from rgbtfuse.errors import CheckpointError
 from rgbtfuse.fusion import build_fusion
-from image_fusion.nest import NEST_CHANNELS, NestAutoEncoderNet
-from image_fusion.registry import register_model
 
 #: file names of the published checkpoints (auto-encoder, RFN)
 PUBLISHED_FILES = ("nestfuse_gray_1e2.model", "Final_epoch_2_alpha_700_wir_6.0_wvi_3.0_ssim_vi.model")
@@ -33,11 +33,12 @@ class RFNNest(NestAutoEncoderNet):
     Args:
         fusion: registered fusion name per scale (default ``rfn``, the published RFN).
         deepsupervision: build ``conv1..3`` instead of ``conv_out`` (the published model has not).
+        authors_split: fuse images > 512 px in four overlapping parts, as the authors' test code.
         **fusion_cfg: options of the fusion module.
     """
 
-    def __init__(self, fusion: str = "rfn", deepsupervision: bool = False, **fusion_cfg: Any):
-        super().__init__(NEST_CHANNELS, deepsupervision, minmax_eps=1e-10)
+    def __init__(self, fusion: str = "rfn", deepsupervision: bool = False, authors_split: bool = False, **fusion_cfg: Any):
+        super().__init__(NEST_CHANNELS, deepsupervision, minmax_eps=1e-10, authors_split=authors_split)
         self.fusion_name = fusion
         for i, c in enumerate(NEST_CHANNELS, 1):
             self.add_module(f"fusion_block{i}", build_fusion(fusion, c, **fusion_cfg))
@@ -79,6 +80,6 @@ def _weight_files(path: str | Path | Sequence[str | Path]) -> list[Path]:
 
 
 @register_model("rfn_nest")
-def rfn_nest(fusion: str = "rfn", deepsupervision: bool = False, **fusion_cfg: Any) -> RFNNest:
+def rfn_nest(fusion: str = "rfn", deepsupervision: bool = False, authors_split: bool = False, **fusion_cfg: Any) -> RFNNest:
     """RFN-Nest; ``weights`` = folder with both published files, or a list ``[autoencoder, rfn]``."""
-    return RFNNest(fusion, deepsupervision, **fusion_cfg)
+    return RFNNest(fusion, deepsupervision, authors_split, **fusion_cfg)

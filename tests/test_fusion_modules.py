@@ -32,7 +32,7 @@ def _weighted(rgb, ir, w_rgb, w_ir):
 
 
 def ref_l1(rgb, ir, window, eps=0.0):
-    b, c, h, w = rgb.shape
+    b, _c, h, w = rgb.shape
     k = 2 * window + 1
 
     def activity(x):
@@ -214,7 +214,8 @@ def test_float32_odd_size(case):
 def test_every_registered_fusion_is_tested():
     tested = {"add", "sum", "mean", "average", "max", "l1", "l1_norm", "nuclear", "nuclear_norm", "sca", "attention",
               "attention_avg", "attention_max", "attention_nuclear", "spatial_attention", "channel_attention",
-              "rfn", "rfn_light"}
+              "rfn", "rfn_light",
+              "llrr"}  # llrr: tests/test_fusion_llrr.py (naive Eq. 8-9, gradcheck, odd sizes, batch)
     aliases_ok = {"sum": "add", "average": "mean", "l1_norm": "l1", "nuclear_norm": "nuclear", "attention": "sca"}
     for alias, name in aliases_ok.items():
         assert type(build_fusion(alias, 2)) is type(build_fusion(name, 2))

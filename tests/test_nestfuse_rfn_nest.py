@@ -277,3 +277,44 @@ def test_published_reference_output_is_not_reproducible_here(shared):
     assert published is not None and ir is not None
     assert published.shape == ir.shape and max(ir.shape) <= 512
     assert published.min() == 0 and published.max() in (254, 255)  # min-max scaled then truncated
+
+
+@pytest.mark.slow
+def test_authors_split_of_large_images():
+    """``authors_split``: four quadrants overlapping by 5 px, summed in the authors' order, averaged."""
+    model = create_model("rfn_nest", authors_split=True)
+    model.load_state_dict({**_random_state(KEYS["rfn_nest_autoencoder"], 11), **_random_state(KEYS["rfn_nest_rfn"], 12)})
+    g = np.random.default_rng(1)
+    ir, vi = g.integers(0, 256, (40, 530), dtype=np.uint8), g.integers(0, 256, (40, 530), dtype=np.uint8)
+    acc, count = np.zeros((40, 530), np.float32), np.zeros((40, 530), np.float32)
+    with torch.inference_mode():
+        for r0, r1 in ((0, 23), (18, 40)):
+            for c0, c1 in ((0, 268), (263, 530)):
+                part = model(model.preprocess(ir[r0:r1, c0:c1]), model.preprocess(vi[r0:r1, c0:c1]))
+                acc[r0:r1, c0:c1] += part[0, 0].numpy()
+                count[r0:r1, c0:c1] += 1
+        whole = model.postprocess(model(model.preprocess(ir), model.preprocess(vi)))
+    assert set(np.unique(count)) == {1, 2, 4}
+    expected = model.postprocess(torch.from_numpy(acc / count)[None, None])
+    np.testing.assert_array_equal(model.fuse_arrays(ir, vi), expected)
+    model.authors_split = False
+    np.testing.assert_array_equal(model.fuse_arrays(ir, vi), whole)
+    assert not np.array_equal(whole, expected)
+
+
+def test_banded_convolutions_change_nothing(monkeypatch):
+    """Large inputs are convolved in row bands (bounded memory): the same output up to rounding."""
+    from rgbtfuse.fusion import layers
+
+    model = create_model("nestfuse", strategy="attention_nuclear")
+    model.load_state_dict(_random_state(KEYS["nestfuse_1e2"], 13))
+    ir, vi = _images(29, 34, seed=14)
+    with torch.inference_mode():
+        full = model(ir, vi)
+        monkeypatch.setattr(layers, "BAND_ELEMENTS", 8000)  # bands of 1–14 rows in most layers
+        calls = []
+        banded_forward = layers.ConvLayer._forward_banded
+        monkeypatch.setattr(layers.ConvLayer, "_forward_banded", lambda self, x: calls.append(1) or banded_forward(self, x))
+        banded = model(ir, vi)
+    assert len(calls) > 10
+    assert _rel_err(banded, full.double()) <= 1e-5  # float32 rounding of differently shaped convs

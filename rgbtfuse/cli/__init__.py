@@ -18,6 +18,7 @@ from rgbtfuse.errors import RgbtfuseError
 COMMANDS: dict[str, tuple[str, str]] = {
     "metrics": ("metrics", "score fused images with the fusion papers' metrics and write a report"),
     "prepare": ("prepare", "crop a dataset's annotated frames (RGB and IR) into an LMDB training cache"),
+    "track": ("track", "track one target through an RGB-T sequence (rgb, ir or fused)"),
     "train-fusion": ("train_fusion", "train a tracker's fusion module with the tracker frozen"),
     "train-image-fusion": ("train_image_fusion", "train an image-fusion network (NestFuse/RFN-Nest, LRRNet, DIDFuse) from an experiment yaml"),
     "vot": ("vot", "VOT toolkit workspaces (init) and evaluations with an EAO/A/R table (run)"),

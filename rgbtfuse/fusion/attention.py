@@ -18,7 +18,12 @@ import torch
 
 from rgbtfuse.errors import ConfigError
 from rgbtfuse.fusion.base import FusionModule, register_fusion
-from rgbtfuse.fusion.functional import CHANNEL_POOLINGS, channel_pool, softmax_weights, weights_from_activity
+from rgbtfuse.fusion.functional import (
+    CHANNEL_POOLINGS,
+    channel_pool,
+    softmax_weights,
+    weights_from_activity,
+)
 
 #: NestFuse's ``EPSILON``
 NESTFUSE_EPS = 1e-5
@@ -28,9 +33,9 @@ def channel_attention_fusion(
     rgb: torch.Tensor, ir: torch.Tensor, pooling: str = "avg", eps: float = NESTFUSE_EPS, nuclear_offset: float = NESTFUSE_EPS
 ) -> torch.Tensor:
     """``α_rgb φ_rgb + α_ir φ_ir`` with per-channel weights ``α_k = p_k / (p_rgb + p_ir + ε)``."""
-    # one pooling call for both inputs: a single batched SVD/eigen solve for nuclear pooling
-    pooled = channel_pool(torch.cat([rgb, ir]), pooling, nuclear_offset)
-    w_rgb, w_ir = weights_from_activity(*pooled.split(rgb.shape[0]), eps)
+    p_rgb = channel_pool(rgb, pooling, nuclear_offset)
+    p_ir = channel_pool(ir, pooling, nuclear_offset)
+    w_rgb, w_ir = weights_from_activity(p_rgb, p_ir, eps)
     return w_rgb * rgb + w_ir * ir
 
 

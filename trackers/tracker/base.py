@@ -32,6 +32,9 @@ class TrackConfig:
     window_influence: float = 0.44
     lr: float = 0.4
     stride: int = 8
+    #: score-map side when it is not ``(instance - exemplar) // stride + 1 + base_size``
+    #: (NanoTrack v3's head outputs 15×15: its ``TRACK.OUTPUT_SIZE``)
+    output_size: int | None = None
 
     @classmethod
     def from_dict(cls, cfg: dict[str, Any]) -> "TrackConfig":
@@ -43,6 +46,8 @@ class TrackConfig:
 
     @property
     def score_size(self) -> int:
+        if self.output_size is not None:
+            return self.output_size
         return (self.instance_size - self.exemplar_size) // self.stride + 1 + self.base_size
 
 
@@ -136,6 +141,10 @@ class SiameseTracker:
         cy = bbox[1] + self.center_pos[1]
         width = self.size[0] * (1 - lr) + bbox[2] * lr
         height = self.size[1] * (1 - lr) + bbox[3] * lr
+        if not np.isfinite([cx, cy, width, height]).all():
+            # finite outputs can still decode to NaN (e.g. zero-size boxes: 0/0 in the ratio
+            # penalty); pysot's clip would silently turn that into a 10-px box
+            return {"bbox": self._bbox(), "best_score": float("nan"), "valid": False}
         # pysot's clip: centre inside the image, size between 10 px and the image size
         cx = max(0.0, min(cx, shape[1]))
         cy = max(0.0, min(cy, shape[0]))

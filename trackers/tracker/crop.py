@@ -33,6 +33,9 @@ def get_subwindow(
 ) -> np.ndarray:
     """Square crop of side ``original_sz`` centred at ``pos`` (x, y), padded with ``avg_chans``,
     resized to ``model_sz`` → ``(model_sz, model_sz, 3)`` uint8 (HWC, the frame's channel order).
+
+    A single-channel ``(H, W)`` frame (IR) is cropped as is and the crop replicated to 3
+    channels, which equals cropping the replicated frame without copying the whole frame.
     """
     h, w = image.shape[:2]
     xmin, ymin, xmax, ymax = crop_window(pos, original_sz)
@@ -40,7 +43,7 @@ def get_subwindow(
         patch = image[ymin : ymax + 1, xmin : xmax + 1]
     else:
         ph, pw = ymax + 1 - ymin, xmax + 1 - xmin
-        patch = np.empty((ph, pw, image.shape[2]), np.uint8)
+        patch = np.empty((ph, pw, *image.shape[2:]), np.uint8)
         patch[...] = np.asarray(avg_chans).astype(np.uint8)  # pysot's float→uint8 truncation
         sx0, sy0 = max(xmin, 0), max(ymin, 0)
         sx1, sy1 = min(xmax + 1, w), min(ymax + 1, h)
@@ -48,6 +51,8 @@ def get_subwindow(
             patch[sy0 - ymin : sy1 - ymin, sx0 - xmin : sx1 - xmin] = image[sy0:sy1, sx0:sx1]
     if patch.shape[0] != model_sz or patch.shape[1] != model_sz:
         patch = cv2.resize(patch, (model_sz, model_sz))
+    if patch.ndim == 2:
+        patch = np.repeat(patch[:, :, None], 3, axis=2)
     return patch
 
 

@@ -1,0 +1,55 @@
+"""Peak resident memory of image-fusion inference vs image size; prints one JSON object.
+
+Each (model, size, tile) runs in a fresh subprocess so ``ru_maxrss`` is that run's peak.
+Random weights and images (memory does not depend on them).
+
+    python benchmarks/fusion_memory.py --model lrrnet --sizes 360x270 768x576 2048x2048 --tile none 512
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+_CHILD = """
+import resource, sys, time, numpy as np, torch
+sys.path.insert(0, {root!r})
+from image_fusion import create_model
+m = create_model({model!r}, tile={tile})
+base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+rng = np.random.default_rng(0)
+ir = rng.integers(0, 256, ({h}, {w}), dtype=np.uint8); vis = rng.integers(0, 256, ({h}, {w}), dtype=np.uint8)
+t = time.perf_counter(); m.fuse_arrays(ir, vis); s = time.perf_counter() - t
+print(base, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, s)
+"""
+
+
+def measure(model: str, w: int, h: int, tile: int | None) -> dict:
+    code = _CHILD.format(root=str(ROOT), model=model, tile=tile, h=h, w=w)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    base_kb, peak_kb, seconds = int(out[0]), int(out[1]), float(out[2])
+    return {"model": model, "size": f"{w}x{h}", "tile": tile, "peak_rss_mb": round(peak_kb / 1024),
+            "import_rss_mb": round(base_kb / 1024), "seconds": round(seconds, 2)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="lrrnet")
+    parser.add_argument("--sizes", nargs="+", default=["360x270", "768x576"], help="WxH")
+    parser.add_argument("--tile", nargs="+", default=["none"], help="tile sides to try; 'none' = whole image")
+    args = parser.parse_args()
+    rows = []
+    for size in args.sizes:
+        w, h = (int(v) for v in size.lower().split("x"))
+        for tile in args.tile:
+            rows.append(measure(args.model, w, h, None if tile == "none" else int(tile)))
+    print(json.dumps({"benchmark": "fusion_memory", "results": rows}, indent=1))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,53 @@
+"""NanoTrack's tracker: anchor-free decoding of the BAN head on a grid of points.
+
+Everything else (crops, scale/ratio penalty, cosine window, size learning rate, clipping) is
+the shared Siamese loop of :class:`~trackers.tracker.base.SiameseTracker`, with NanoTrack's
+hyper-parameters (stride 16, its penalty/window/lr) from the experiment yaml.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from rgbtfuse.errors import ConfigError
+from trackers.models.inference import inference_copy
+from trackers.models.siamese import SiameseRGBT
+from trackers.tracker.base import SiameseTracker, TrackConfig
+
+
+def make_points(stride: int, size: int) -> np.ndarray:
+    """``(2, size·size)`` float32 x/y offsets of the score-map points from the crop centre,
+    row-major; the centre point (index ``size // 2``) is at 0."""
+    coords = (np.arange(size) - size // 2) * stride
+    xs, ys = np.meshgrid(coords, coords)
+    return np.stack([xs.ravel(), ys.ravel()]).astype(np.float32)
+
+
+class NanoTracker(SiameseTracker):
+    """Tracks with a NanoTrack model (RGB, IR or fused).
+
+    With ``optimize`` (default) the tracker runs :func:`~trackers.models.inference.inference_copy`
+    of ``model`` (BN folded, channels-last backbone), made once here: later changes to ``model``'s
+    weights do not reach :attr:`model`; build a new tracker after changing them.
+    """
+
+    def __init__(self, model: SiameseRGBT, cfg: TrackConfig, device: torch.device | str = "cpu", optimize: bool = True):
+        super().__init__(inference_copy(model) if optimize else model, cfg, device)
+        self.points = make_points(cfg.stride, cfg.score_size)
+
+    def decode(self, outputs: dict[str, torch.Tensor]) -> tuple[np.ndarray, np.ndarray]:
+        """Foreground probability per point and ``(cx, cy, w, h)`` boxes from the point distances."""
+        cls, loc = outputs["cls"][0], outputs["loc"][0]
+        n = cls.shape[1] * cls.shape[2]
+        if n != self.points.shape[1]:
+            raise ConfigError(
+                f"the head outputs a {cls.shape[1]}x{cls.shape[2]} score map but the tracker expects "
+                f"{self.cfg.score_size}x{self.cfg.score_size} (set track.output_size)"
+            )
+        score = torch.softmax(cls.reshape(2, n), dim=0)[1].cpu().numpy()
+        left, top, right, bottom = loc.reshape(4, n).cpu().numpy()
+        px, py = self.points
+        with np.errstate(invalid="ignore", over="ignore"):  # non-finite boxes are flagged by the loop
+            x1, y1, x2, y2 = px - left, py - top, px + right, py + bottom
+            return score, np.stack([(x1 + x2) * 0.5, (y1 + y2) * 0.5, x2 - x1, y2 - y1])
