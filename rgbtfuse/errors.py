@@ -72,6 +72,10 @@ class MetricInputError(RgbtfuseError):
     """An image cannot be scored by a metric (e.g. smaller than the metric's windows)."""
 
 
+class WeightsError(RgbtfuseError):
+    """A weights file is unknown, fails its checksum, or cannot be downloaded."""
+
+
 class VotError(RgbtfuseError):
     """The VOT toolkit is missing, a workspace is invalid, or a tracker crashed or timed out
     during an evaluation (the message names the toolkit's log file)."""

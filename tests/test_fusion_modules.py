@@ -172,7 +172,7 @@ def test_rfn_input_order_matches_authors():
         np.testing.assert_allclose((only_ir - residual).numpy(), block.conv_fusion(torch.cat([ir, rgb], 1)).numpy())
 
 
-CASES_ALL = sorted(FORMULAS) + ["rfn", "rfn_light"]
+CASES_ALL = sorted(FORMULAS) + ["rfn", "rfn_light", "gate"]
 
 
 def _module(case, channels):
@@ -215,7 +215,8 @@ def test_every_registered_fusion_is_tested():
     tested = {"add", "sum", "mean", "average", "max", "l1", "l1_norm", "nuclear", "nuclear_norm", "sca", "attention",
               "attention_avg", "attention_max", "attention_nuclear", "spatial_attention", "channel_attention",
               "rfn", "rfn_light",
-              "llrr"}  # llrr: tests/test_fusion_llrr.py (naive Eq. 8-9, gradcheck, odd sizes, batch)
+              "llrr",  # llrr: tests/test_fusion_llrr.py (naive Eq. 8-9, gradcheck, odd sizes, batch)
+              "gate"}  # gate: batch/odd-size cases here, mean rule at init and weights in tests/test_demo.py
     aliases_ok = {"sum": "add", "average": "mean", "l1_norm": "l1", "nuclear_norm": "nuclear", "attention": "sca"}
     for alias, name in aliases_ok.items():
         assert type(build_fusion(alias, 2)) is type(build_fusion(name, 2))

@@ -16,6 +16,9 @@ from rgbtfuse.errors import RgbtfuseError
 
 # command name -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
+    "demo": ("demo", "track a generated RGB-T scene where one sensor fails, in rgb, ir and fused modes (video, plot, table)"),
+    "fuse": ("fuse", "fuse infrared/visible image pairs with NestFuse, RFN-Nest, LRRNet or DIDFuse"),
+    "weights": ("weights", "list, verify and download the published checkpoints"),
     "metrics": ("metrics", "score fused images with the fusion papers' metrics and write a report"),
     "prepare": ("prepare", "crop a dataset's annotated frames (RGB and IR) into an LMDB training cache"),
     "track": ("track", "track one target through an RGB-T sequence (rgb, ir or fused)"),

@@ -37,15 +37,19 @@ class _ByKey(torch.utils.data.Dataset):
 
 def _caches(data: dict[str, Any], out_dir: Path, workers: int) -> list[Path]:
     """Prepared caches of ``data.caches``, plus ``data.sources`` cropped on first use (resumable)."""
-    from rgbtfuse.data.lmdb_cache import build_cache
+    from rgbtfuse.data.lmdb_cache import CropParams, build_cache
 
     caches = [Path(c) for c in data.get("caches") or []]
     cache_dir = Path(data.get("cache_dir") or out_dir / "cache")
     for i, src in enumerate(data.get("sources") or []):
         if not isinstance(src, dict) or "dataset" not in src or "root" not in src:
             raise ConfigError(f"data.sources[{i}]: expected {{dataset: NAME, root: DIR}}, got {src!r}")
+        try:
+            params = CropParams(**(src.get("crop") or {}))
+        except TypeError as exc:
+            raise ConfigError(f"data.sources[{i}].crop: {exc}") from exc
         target = cache_dir / f"{src['dataset']}_{Path(src['root']).name}"
-        build_cache(src["dataset"], src["root"], target, workers=workers, list_file=src.get("list"))
+        build_cache(src["dataset"], src["root"], target, params, workers=workers, list_file=src.get("list"))
         caches.append(target)
     if not caches:
         raise ConfigError("data: give prepared crop caches (caches: [DIR]) or sources: [{dataset, root}]")
@@ -57,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
     from rgbtfuse.data.sampling import RGBTPairDataset
     from rgbtfuse.training import LoopConfig, OptimConfig, Trainer
     from rgbtfuse.training.fusion import FusionLoss
-    from trackers.models.builder import NANOTRACK_TRACK_DEFAULTS, build_model, load_experiment
+    from trackers.models.builder import TRACK_DEFAULTS, build_model, load_experiment
     from trackers.tracker.base import TrackConfig
 
     cfg = load_experiment(args.config)
@@ -80,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
     torch.manual_seed(loop.seed)  # the fusion module's initial weights depend on the seed only
     model = build_model(cfg, weights=weights, mode="fused").to(device)
     model.freeze_all_but_fusion()
-    track_defaults = NANOTRACK_TRACK_DEFAULTS if cfg["model"]["type"] == "nanotrack" else {}
+    track_defaults = TRACK_DEFAULTS.get(cfg["model"]["type"], {})
     track_cfg = TrackConfig.from_dict({**track_defaults, **(cfg.get("track") or {})})
     loss_fn = FusionLoss(model, loss_cfg, tracking_weight, track_cfg)
 

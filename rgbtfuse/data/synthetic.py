@@ -26,6 +26,7 @@ import cv2
 import numpy as np
 
 from rgbtfuse.atomic import atomic_write
+from rgbtfuse.data.vot_writer import anchor_frames
 
 FAILURES = ("night", "overexposure", "crossover", "occlusion", "distractor")
 
@@ -238,12 +239,14 @@ class SceneRenderer:
             yield self.render(t)
 
 
-def write_vot_sequence(cfg: SceneConfig, out_dir: str | Path, name: str | None = None) -> Path:
+def write_vot_sequence(cfg: SceneConfig, out_dir: str | Path, name: str | None = None, anchor_every: int = 20) -> Path:
     """Render ``cfg`` into a VOT RGB-T sequence folder; returns its path.
 
     Written: ``color/%08d.jpg``, ``ir/%08d.png``, ``groundtruth.txt`` (``x,y,w,h`` per frame),
-    ``sequence`` (VOT metadata: channels, fps), ``<failure>.tag`` (1 where that failure is
-    active), ``scene.json`` (the config, to regenerate it).
+    ``sequence`` (VOT metadata: channels, fps, size, length), ``anchor.value`` (multistart
+    anchors every ``anchor_every`` frames, as :mod:`rgbtfuse.data.vot_writer` writes them),
+    ``<failure>.tag`` (1 where that failure is active), ``scene.json`` (the config, to
+    regenerate it). With a ``list.txt`` next to it the folder is a VOT toolkit dataset.
     """
     out = Path(out_dir)
     (out / "color").mkdir(parents=True, exist_ok=True)
@@ -260,9 +263,12 @@ def write_vot_sequence(cfg: SceneConfig, out_dir: str | Path, name: str | None =
     text = "".join(",".join(f"{v:.4f}" for v in b) + "\n" for b in boxes)
     atomic_write(out / "groundtruth.txt", lambda p: p.write_text(text))
     meta = (
-        "channels.color=color/%08d.jpg\nchannels.ir=ir/%08d.png\n"
+        "channels.color=color/%08d.jpg\nchannels.ir=ir/%08d.png\nchannel.default=color\n"
         f"fps={cfg.fps}\nformat=default\nname={name or out.name}\n"
+        f"width={cfg.width}\nheight={cfg.height}\nlength={cfg.frames}\n"
     )
+    anchors = anchor_frames(np.ones(cfg.frames, bool), anchor_every)
+    atomic_write(out / "anchor.value", lambda p: p.write_text("".join(f"{a:g}\n" for a in anchors)))
     atomic_write(out / "sequence", lambda p: p.write_text(meta))
     for k, values in tags.items():
         if any(values):

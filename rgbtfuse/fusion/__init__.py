@@ -4,7 +4,7 @@
 >>> fuse = build_fusion("l1", channels=64, window=1)
 """
 
-from rgbtfuse.fusion import attention, baselines, llrr, rfn  # noqa: F401  (register the fusion modules)
+from rgbtfuse.fusion import attention, baselines, gate, llrr, rfn  # noqa: F401  (register the fusion modules)
 from rgbtfuse.fusion.base import FusionModule, MultiScaleFusion, available_fusions, build_fusion, register_fusion
 
 __all__ = ["FusionModule", "MultiScaleFusion", "available_fusions", "build_fusion", "register_fusion"]

@@ -3,7 +3,7 @@
 .. code-block:: yaml
 
     model:                  # network; type selects the builder
-      type: nanotrack       # nanotrack | siamrpn
+      type: nanotrack       # nanotrack | siamrpn | filterbank
       ...                   # type-specific keys (see trackers/models/nanotrack.py, siamrpn.py)
     fusion:                 # optional; without it only modes rgb and ir exist
       name: l1
@@ -46,6 +46,20 @@ NANOTRACK_TRACK_DEFAULTS: dict[str, Any] = {
     "lr": 0.385,
 }
 
+# the filter-bank demo tracker: stride-8 maps, 17×17 score map, box size kept (no regression)
+FILTERBANK_TRACK_DEFAULTS: dict[str, Any] = {
+    "exemplar_size": 127,
+    "instance_size": 255,
+    "base_size": 0,
+    "context_amount": 0.5,
+    "stride": 8,
+    "penalty_k": 0.0,
+    "window_influence": 0.3,
+    "lr": 0.0,
+}
+
+TRACK_DEFAULTS: dict[str, dict[str, Any]] = {"nanotrack": NANOTRACK_TRACK_DEFAULTS, "filterbank": FILTERBANK_TRACK_DEFAULTS}
+
 
 def load_experiment(cfg: dict[str, Any] | str | Path) -> dict[str, Any]:
     """Read (or check) an experiment config; errors name the file and the offending key."""
@@ -65,7 +79,7 @@ def load_experiment(cfg: dict[str, Any] | str | Path) -> dict[str, Any]:
     if unknown:
         raise ConfigError(f"{source}: unknown top-level keys {unknown}; known: {sorted(_SECTIONS)}")
     if "type" not in cfg["model"]:
-        raise ConfigError(f"{source}: model.type is missing (nanotrack | siamrpn)")
+        raise ConfigError(f"{source}: model.type is missing (nanotrack | siamrpn | filterbank)")
     return cfg
 
 
@@ -95,6 +109,10 @@ def _build_model(
         from trackers.models.nanotrack import build_nanotrack
 
         model = build_nanotrack(model_cfg, fusion=fusion, mode=_default_mode(fusion, mode))
+    elif kind == "filterbank":
+        from trackers.models.filterbank import build_filterbank
+
+        model = build_filterbank(model_cfg, fusion=fusion, mode=_default_mode(fusion, mode))
     elif kind == "siamrpn":
         try:
             from trackers.models.siamrpn import build_siamrpn
@@ -102,7 +120,7 @@ def _build_model(
             raise ConfigError(f"model.type siamrpn is not available in this installation ({exc})") from exc
         model = build_siamrpn(model_cfg, fusion=fusion, mode=_default_mode(fusion, mode))
     else:
-        raise ConfigError(f"unknown model.type {kind!r}; available: nanotrack, siamrpn")
+        raise ConfigError(f"unknown model.type {kind!r}; available: nanotrack, siamrpn, filterbank")
     fusion_loaded = load_tracker_weights(model, weights, fusion_weights)
     return model.eval(), fusion_loaded
 
@@ -132,6 +150,10 @@ def build_tracker(
         from trackers.tracker.nanotrack_tracker import NanoTracker
 
         return NanoTracker(model.to(dev), TrackConfig.from_dict({**NANOTRACK_TRACK_DEFAULTS, **track_cfg}), dev)
+    if kind == "filterbank":
+        from trackers.tracker.siamfc_tracker import SiamFCTracker
+
+        return SiamFCTracker(model.to(dev), TrackConfig.from_dict({**FILTERBANK_TRACK_DEFAULTS, **track_cfg}), dev)
     try:
         from trackers.tracker.siamrpn_tracker import SiamRPNTracker
     except ImportError as exc:
