@@ -103,3 +103,53 @@ def test_point_tracking_loss_is_low_for_a_perfect_head():
     assert logs["loc"] == pytest.approx(0.0, abs=1e-6) and logs["cls"] < 1e-6
     bad, _ = point_tracking_loss(-good, target * 0.5, label, target)
     assert bad.item() > 1.0
+
+
+def test_anchor_targets_follow_pysot():
+    import numpy as np
+
+    from rgbtfuse.losses.tracking import anchor_targets
+    from trackers.tracker.anchors import AnchorConfig, anchor_grid
+
+    cfg = AnchorConfig()
+    grid = anchor_grid(cfg, 25)
+    rng = np.random.default_rng(0)
+    box = np.array([97.0, 107.0, 157.0, 147.0])  # 60 x 40 at the crop centre (127, 127)
+    cls, delta, weight = anchor_targets(box, grid, 25, 8, 255, rng, pos_num=1000, total_num=5000)
+    a, j, i = np.argwhere(cls == 1)[0]
+    cx, cy, w, h = grid.reshape(5, 25, 25, 4)[a, j, i] + np.array([127, 127, 0, 0])
+    np.testing.assert_allclose(delta[:, a, j, i], [(127 - cx) / w, (127 - cy) / h, np.log(60 / w), np.log(40 / h)], rtol=1e-5)
+    assert weight[cls == 1].sum() == pytest.approx(1.0, rel=1e-5)
+    # the best-matching anchor (ratio 0.5·… nearest 60x40 at the centre) is positive
+    assert cls[:, 12, 12].max() == 1
+    neg_cls, _, _ = anchor_targets(box, grid, 25, 8, 255, rng, negative=True)
+    assert (neg_cls == 1).sum() == 0 and 0 < (neg_cls == 0).sum() <= 16
+
+
+def test_rpn_tracking_loss_trains_a_siamrpn_fusion():
+    import yaml
+
+    from rgbtfuse.training.fusion import FusionLoss
+    from trackers.models.builder import build_model
+    from trackers.tracker.base import TrackConfig
+
+    cfg = yaml.safe_load(open("experiments/siamrpn_mobilev2_l234_rfn.yaml"))
+    cfg["fusion"]["name"] = "rfn_light"
+    torch.manual_seed(0)
+    model = build_model(cfg, mode="fused")
+    model.freeze_all_but_fusion()
+    loss_fn = FusionLoss(model, {"name": "rfn", "alpha": 0.0, "w1": [0.0, 0.0, 0.0]}, 1.0, TrackConfig.from_dict(cfg["track"]))
+    g = torch.Generator().manual_seed(1)
+    batch = {
+        "template_rgb": torch.rand(2, 3, 127, 127, generator=g) * 255,
+        "template_ir": torch.rand(2, 3, 127, 127, generator=g) * 255,
+        "search_rgb": torch.rand(2, 3, 255, 255, generator=g) * 255,
+        "search_ir": torch.rand(2, 3, 255, 255, generator=g) * 255,
+        "bbox": torch.tensor([[100.0, 100.0, 150.0, 160.0], [90.0, 110.0, 170.0, 140.0]]),
+        "neg": torch.tensor([0.0, 1.0]),
+    }
+    loss, logs = loss_fn(batch)
+    loss.backward()
+    assert {"track_cls", "track_loc"} <= set(logs) and logs["track_loc"] > 0
+    assert all(p.grad is not None for p in model.fusion.parameters())
+    assert all(p.grad is None for n, p in model.named_parameters() if not n.startswith("fusion."))

@@ -102,3 +102,94 @@ def point_tracking_loss(
         loc_loss = zero
     total = cls_weight * cls_loss + loc_weight * loc_loss
     return total, {"loss": total.item(), "cls": cls_loss.item(), "loc": loc_loss.item()}
+
+
+def _iou_corners(boxes: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """IoU of ``(..., 4)`` corner boxes with one target box (pysot's ``IoU``, no +1)."""
+    x1 = np.maximum(boxes[..., 0], target[0])
+    y1 = np.maximum(boxes[..., 1], target[1])
+    x2 = np.minimum(boxes[..., 2], target[2])
+    y2 = np.minimum(boxes[..., 3], target[3])
+    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
+    area = (boxes[..., 2] - boxes[..., 0]) * (boxes[..., 3] - boxes[..., 1])
+    t_area = (target[2] - target[0]) * (target[3] - target[1])
+    return inter / (area + t_area - inter)
+
+
+def anchor_targets(
+    box: np.ndarray,
+    anchors_cxcywh: np.ndarray,
+    size: int,
+    stride: int,
+    search_size: int,
+    rng: np.random.Generator,
+    negative: bool = False,
+    thr_high: float = 0.6,
+    thr_low: float = 0.3,
+    pos_num: int = 16,
+    total_num: int = 64,
+    neg_num: int = 16,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """pysot's ``AnchorTarget`` for one search crop with target corners ``box`` (crop pixels).
+
+    ``anchors_cxcywh``: ``(A·size·size, 4)`` anchors relative to the crop centre (anchor-major
+    order, :func:`trackers.tracker.anchors.anchor_grid`). Returns ``cls (A, S, S)`` in {−1, 0, 1},
+    ``delta (4, A, S, S)`` (``(tcx−cx)/w, (tcy−cy)/h, log(tw/w), log(th/h)``) and
+    ``delta_weight (A, S, S)`` (``1/#pos`` on positives).
+    """
+    a = anchors_cxcywh.shape[0] // (size * size)
+    anc = anchors_cxcywh.reshape(a, size, size, 4).astype(np.float64)
+    cx, cy, w, h = anc[..., 0] + search_size // 2, anc[..., 1] + search_size // 2, anc[..., 2], anc[..., 3]
+    cls = -np.ones((a, size, size), np.int64)
+    delta = np.zeros((4, a, size, size), np.float32)
+    weight = np.zeros((a, size, size), np.float32)
+    x1, y1, x2, y2 = (float(v) for v in box)
+    tcx, tcy, tw, th = (x1 + x2) / 2, (y1 + y2) / 2, x2 - x1, y2 - y1
+    if negative:
+        c = size // 2
+        cls[:, c - 3 : c + 4, c - 3 : c + 4] = 0
+        gx = c + int(np.ceil((tcx - search_size // 2) / stride + 0.5))
+        gy = c + int(np.ceil((tcy - search_size // 2) / stride + 0.5))
+        cls[:, max(0, gy - 3) : min(size, gy + 4), max(0, gx - 3) : min(size, gx + 4)] = 0
+        keep = _subsample(np.where(cls == 0), neg_num, rng)
+        cls[:] = -1
+        cls[keep] = 0
+        return cls, delta, weight
+    delta[:] = np.stack([(tcx - cx) / w, (tcy - cy) / h, np.log(tw / w), np.log(th / h)])
+    corners = np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], axis=-1)
+    overlap = _iou_corners(corners, np.array([x1, y1, x2, y2]))
+    pos = _subsample(np.where(overlap > thr_high), pos_num, rng)
+    neg = _subsample(np.where(overlap < thr_low), total_num - pos_num, rng)
+    cls[pos] = 1
+    weight[pos] = 1.0 / (pos[0].shape[0] + 1e-6)
+    cls[neg] = 0
+    return cls, delta, weight
+
+
+def rpn_tracking_loss(
+    cls: torch.Tensor,
+    loc: torch.Tensor,
+    label_cls: torch.Tensor,
+    label_loc: torch.Tensor,
+    label_weight: torch.Tensor,
+    cls_weight: float = 1.0,
+    loc_weight: float = 1.2,
+) -> tuple[torch.Tensor, dict[str, float]]:
+    """pysot's SiamRPN++ loss: ``cls_weight·CE + loc_weight·weighted L1``.
+
+    ``cls (B, 2A, S, S)`` (channel ``k·A + a``: class k of anchor a), ``loc (B, 4A, S, S)``,
+    ``label_cls (B, A, S, S)``, ``label_loc (B, 4, A, S, S)``, ``label_weight (B, A, S, S)``.
+    """
+    b, c2, h, w = cls.shape
+    a = c2 // 2
+    logp = F.log_softmax(cls.view(b, 2, a, h, w).permute(0, 2, 3, 4, 1).reshape(-1, 2), dim=1)
+    labels = label_cls.reshape(-1)
+    zero = cls.new_zeros(())
+    pos, neg = labels == 1, labels == 0
+    loss_pos = F.nll_loss(logp[pos], labels[pos]) if pos.any() else zero
+    loss_neg = F.nll_loss(logp[neg], labels[neg]) if neg.any() else zero
+    cls_loss = 0.5 * loss_pos + 0.5 * loss_neg
+    diff = (loc.view(b, 4, a, h, w) - label_loc).abs().sum(dim=1)
+    loc_loss = (diff * label_weight).sum() / b
+    total = cls_weight * cls_loss + loc_weight * loc_loss
+    return total, {"loss": total.item(), "cls": cls_loss.item(), "loc": loc_loss.item()}

@@ -2,7 +2,8 @@
 
 The loss is the sum, over template and search crops, of a feature-level loss of the fused
 features (``rfn``: RFN-Nest Eq. 6–7; ``lrrnet``: LRRNet Eq. 15) and, optionally, the tracking
-loss of the frozen head on the fused features (``tracking_weight`` > 0; point-based heads).
+loss of the frozen head on the fused features (``tracking_weight`` > 0): point targets for
+NanoTrack-style heads, pysot's anchor targets (cls + 1.2·loc) for SiamRPN++.
 
 .. code-block:: yaml
 
@@ -23,7 +24,7 @@ import torch
 
 from rgbtfuse.errors import ConfigError
 from rgbtfuse.losses import lrrnet_tracking_loss, rfn_tracking_loss
-from rgbtfuse.losses.tracking import point_targets, point_tracking_loss
+from rgbtfuse.losses.tracking import anchor_targets, point_targets, point_tracking_loss, rpn_tracking_loss
 
 FEATURE_LOSSES = {"rfn": rfn_tracking_loss, "lrrnet": lrrnet_tracking_loss}
 
@@ -75,10 +76,16 @@ class FusionLoss:
         # seeded from the batch content so that a resumed run draws the same label subsets
         seed = int(batch["bbox"].double().sum().item() * 1000) % (2**31)
         rng = np.random.default_rng(seed)
-        labels = [
-            point_targets(b.numpy(), size, cfg.stride, cfg.instance_size, rng, negative=bool(n > 0.5))
-            for b, n in zip(batch["bbox"].cpu(), batch["neg"].cpu())
-        ]
-        label_cls = torch.from_numpy(np.stack([c for c, _ in labels])).to(out["cls"].device)
-        label_loc = torch.from_numpy(np.stack([d for _, d in labels])).to(out["loc"].device)
-        return point_tracking_loss(out["cls"], out["loc"], label_cls, label_loc)
+        boxes, negs = batch["bbox"].cpu().numpy(), (batch["neg"].cpu().numpy() > 0.5)
+        device = out["cls"].device
+        anchor_cfg = getattr(self.model, "anchor_cfg", None)
+        if anchor_cfg is None:  # point head (NanoTrack, SiamBAN-style)
+            labels = [point_targets(b, size, cfg.stride, cfg.instance_size, rng, negative=n) for b, n in zip(boxes, negs)]
+            label_cls, label_loc = (torch.from_numpy(np.stack(x)).to(device) for x in zip(*labels))
+            return point_tracking_loss(out["cls"], out["loc"], label_cls, label_loc)
+        from trackers.tracker.anchors import anchor_grid
+
+        grid = anchor_grid(anchor_cfg, size)
+        labels = [anchor_targets(b, grid, size, anchor_cfg.stride, cfg.instance_size, rng, negative=n) for b, n in zip(boxes, negs)]
+        label_cls, label_loc, label_w = (torch.from_numpy(np.stack(x)).to(device) for x in zip(*labels))
+        return rpn_tracking_loss(out["cls"], out["loc"], label_cls, label_loc, label_w)
