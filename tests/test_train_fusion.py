@@ -84,7 +84,7 @@ def test_kill_and_resume_gives_the_same_losses(tmp_path, shared):
     assert proc.returncode == -signal.SIGKILL, "the run finished before it could be killed"
     assert main(["train-fusion", "--config", str(cfg), "--out", str(killed), "--resume", "--device", "cpu"]) == 0
     assert _losses(killed) == pytest.approx(_losses(straight), rel=1e-6)
-    assert torch.equal(
-        torch.load(killed / "fusion.pth")["scales.0.conv_fusion.conv2d.weight"],
-        torch.load(straight / "fusion.pth")["scales.0.conv_fusion.conv2d.weight"],
-    )
+    # same weights up to float summation order (the killed run was another process)
+    resumed, reference = torch.load(killed / "fusion.pth"), torch.load(straight / "fusion.pth")
+    for key, value in reference.items():
+        torch.testing.assert_close(resumed[key], value, rtol=1e-5, atol=1e-7)
