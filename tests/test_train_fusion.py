@@ -87,4 +87,4 @@ def test_kill_and_resume_gives_the_same_losses(tmp_path, shared):
     # same weights up to float summation order (the killed run was another process)
     resumed, reference = torch.load(killed / "fusion.pth"), torch.load(straight / "fusion.pth")
     for key, value in reference.items():
-        torch.testing.assert_close(resumed[key], value, rtol=1e-5, atol=1e-7)
+        torch.testing.assert_close(resumed[key], value, rtol=1e-4, atol=1e-6)
