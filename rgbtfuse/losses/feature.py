@@ -23,6 +23,20 @@ def gram_matrix(x: torch.Tensor) -> torch.Tensor:
     return f @ f.transpose(1, 2) / (c * h * w)
 
 
+def feature_target_loss(
+    fused: Sequence[torch.Tensor],
+    rgb: Sequence[torch.Tensor],
+    ir: Sequence[torch.Tensor],
+    w_vi: float,
+    w_ir: float,
+    w1: Sequence[float],
+) -> torch.Tensor:
+    """RFN-Nest's ``L_feature`` (Eq. 6): ``Σ_m w1(m)·||Φ_f^m − (w_vi·Φ_vi^m + w_ir·Φ_ir^m)||²``."""
+    if len(w1) < len(fused):
+        raise ValueError(f"w1 has {len(w1)} weights for {len(fused)} scales")
+    return sum(w * F.mse_loss(f, w_vi * r + w_ir * i) for w, f, r, i in zip(w1, fused, rgb, ir))
+
+
 def rfn_tracking_loss(
     fused: Sequence[torch.Tensor],
     rgb: Sequence[torch.Tensor],
@@ -40,16 +54,13 @@ def rfn_tracking_loss(
     weight per scale (the paper's four values are for its four encoder scales; a tracker with
     three levels uses the first three unless the yaml says otherwise).
     """
-    if len(w1) < len(fused):
-        raise ValueError(f"w1 has {len(w1)} weights for {len(fused)} scales")
+    feature = feature_target_loss(fused, rgb, ir, w_vi, w_ir, w1)
     detail = fused[0].new_zeros(())
-    feature = fused[0].new_zeros(())
     l1_rule = L1NormFusion(0, window=1)
-    for m, (f, r, i) in enumerate(zip(fused, rgb, ir)):
+    for f, r, i in zip(fused, rgb, ir):
         with torch.no_grad():
             target = l1_rule(r, i)
         detail = detail + (1 - feature_ssim(f, target, ssim_window))
-        feature = feature + w1[m] * F.mse_loss(f, w_vi * r + w_ir * i)
     total = alpha * detail + feature
     return total, {"loss": total.item(), "detail": detail.item(), "feature": feature.item()}
 

@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from pytorch_msssim import ms_ssim, ssim
 
-from rgbtfuse.losses.feature import gram_matrix
+from rgbtfuse.losses.feature import feature_target_loss, gram_matrix
 from rgbtfuse.losses.ssim import fitting_window
 
 
@@ -67,7 +67,7 @@ def rfn_nest_fusion_loss(
     ``ssim_vi`` model). ``L_feature = Σ_m w1(m)·||Φ_f^m − (w_ir·Φ_ir^m + w_vi·Φ_vi^m)||²``.
     """
     detail = 1 - image_ms_ssim(batch_minmax(output) * 255, vis, 255.0)
-    feature = sum(w * F.mse_loss(f, w_ir * i + w_vi * v) for w, f, i, v in zip(w1, fused, ir_feats, vis_feats))
+    feature = feature_target_loss(fused, vis_feats, ir_feats, w_vi, w_ir, w1)
     total = alpha * detail + feature
     return total, {"loss": total.item(), "detail": detail.item(), "feature": feature.item()}
 
