@@ -112,16 +112,11 @@ class SpatialAttentionFusion(FusionModule):
 
 
 @register_fusion("channel_attention")
-class ChannelAttentionFusion(FusionModule):
-    """Channel attention alone: ``α_rgb φ_rgb + α_ir φ_ir`` with pooled per-channel weights."""
+class ChannelAttentionFusion(SpatialChannelAttentionFusion):
+    """Channel attention alone: ``α_rgb φ_rgb + α_ir φ_ir`` with pooled per-channel weights.
 
-    def __init__(self, channels: int, pooling: str = "avg", eps: float = NESTFUSE_EPS, nuclear_offset: float = NESTFUSE_EPS):
-        super().__init__(channels)
-        if pooling not in CHANNEL_POOLINGS:
-            raise ConfigError(f"pooling must be one of {', '.join(CHANNEL_POOLINGS)}, got {pooling!r}")
-        self.pooling = pooling
-        self.eps = eps
-        self.nuclear_offset = nuclear_offset
+    Same options as :class:`SpatialChannelAttentionFusion` (whose channel half this is).
+    """
 
     def forward(self, rgb: torch.Tensor, ir: torch.Tensor) -> torch.Tensor:
         return channel_attention_fusion(rgb, ir, self.pooling, self.eps, self.nuclear_offset)
