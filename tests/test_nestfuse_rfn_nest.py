@@ -190,15 +190,23 @@ def _images(h, w, seed):
     return (torch.rand(1, 1, h, w, generator=g) * 255).round(), (torch.rand(1, 1, h, w, generator=g) * 255).round()
 
 
+def _run(model, ir, vi, autograd: bool) -> torch.Tensor:
+    """Inference (buffered, phase-decomposed convs) or the literal autograd path of the same model."""
+    if autograd:
+        return model(ir.clone().requires_grad_(), vi.clone().requires_grad_()).detach()
+    with torch.inference_mode():
+        return model(ir, vi)
+
+
+@pytest.mark.parametrize("autograd", [False, True], ids=["inference", "autograd"])
 @pytest.mark.parametrize("strategy", ["attention_avg", "attention_max", "attention_nuclear"])
 @pytest.mark.parametrize("size", [(21, 34), (32, 17)])
-def test_nestfuse_equals_direct_implementation(strategy, size):
+def test_nestfuse_equals_direct_implementation(strategy, size, autograd):
     sd = _random_state(KEYS["nestfuse_1e2"], 3)
     model = create_model("nestfuse", strategy=strategy)
     model.load_state_dict(sd)
     ir, vi = _images(*size, seed=4)
-    with torch.inference_mode():
-        ours = model(ir, vi)
+    ours = _run(model, ir, vi, autograd)
     ref_ir, ref_vi = _encode(ir.double(), sd), _encode(vi.double(), sd)
     ref = _decode([_attention(a, b, strategy.split("_")[1]) for a, b in zip(ref_ir, ref_vi)], sd)
     assert ours.shape == (1, 1, *size)
@@ -206,14 +214,14 @@ def test_nestfuse_equals_direct_implementation(strategy, size):
     assert _rel_err(ours, ref) <= 1e-5
 
 
+@pytest.mark.parametrize("autograd", [False, True], ids=["inference", "autograd"])
 @pytest.mark.parametrize("size", [(21, 34), (16, 16)])
-def test_rfn_nest_equals_direct_implementation(size):
+def test_rfn_nest_equals_direct_implementation(size, autograd):
     sd = {**_random_state(KEYS["rfn_nest_autoencoder"], 5), **_random_state(KEYS["rfn_nest_rfn"], 6)}
     model = create_model("rfn_nest")
     model.load_state_dict(sd)
     ir, vi = _images(*size, seed=7)
-    with torch.inference_mode():
-        ours = model(ir, vi)
+    ours = _run(model, ir, vi, autograd)
     ref_ir, ref_vi = _encode(ir.double(), sd), _encode(vi.double(), sd)
     ref = _decode([_rfn(a, b, sd, f"fusion_block{s}") for s, (a, b) in enumerate(zip(ref_ir, ref_vi), 1)], sd)
     assert ref.abs().max() > 0
@@ -300,21 +308,3 @@ def test_authors_split_of_large_images():
     model.authors_split = False
     np.testing.assert_array_equal(model.fuse_arrays(ir, vi), whole)
     assert not np.array_equal(whole, expected)
-
-
-def test_banded_convolutions_change_nothing(monkeypatch):
-    """Large inputs are convolved in row bands (bounded memory): the same output up to rounding."""
-    from rgbtfuse.fusion import layers
-
-    model = create_model("nestfuse", strategy="attention_nuclear")
-    model.load_state_dict(_random_state(KEYS["nestfuse_1e2"], 13))
-    ir, vi = _images(29, 34, seed=14)
-    with torch.inference_mode():
-        full = model(ir, vi)
-        monkeypatch.setattr(layers, "BAND_ELEMENTS", 8000)  # bands of 1–14 rows in most layers
-        calls = []
-        banded_forward = layers.ConvLayer._forward_banded
-        monkeypatch.setattr(layers.ConvLayer, "_forward_banded", lambda self, x: calls.append(1) or banded_forward(self, x))
-        banded = model(ir, vi)
-    assert len(calls) > 10
-    assert _rel_err(banded, full.double()) <= 1e-5  # float32 rounding of differently shaped convs

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 
 import torch
@@ -79,8 +81,7 @@ def nuclear_norm_per_channel(x: torch.Tensor, offset: float = 0.0) -> torch.Tens
         # float64 copies in chunks of ~64 MB: memory stays bounded on large images
         chunk = max(1, _CHUNK_ELEMENTS // (h * w))
         gram = torch.cat([_gram(m.double() + offset) for m in maps.split(chunk)])
-        with _single_threaded(x.device):
-            eigenvalues = torch.linalg.eigvalsh(gram)
+        eigenvalues = _eigvalsh(gram)
         # round-off can make the eigenvalues of a rank-deficient Gram matrix slightly negative
         norms = eigenvalues.clamp_min(0).sqrt().sum(dim=-1)
     return norms.reshape(b, c, 1, 1).to(x.dtype)
@@ -88,6 +89,22 @@ def nuclear_norm_per_channel(x: torch.Tensor, offset: float = 0.0) -> torch.Tens
 
 def _gram(m: torch.Tensor) -> torch.Tensor:
     return m @ m.transpose(-1, -2)
+
+
+@functools.cache
+def _lapack_workers(n: int) -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(n, thread_name_prefix="rgbtfuse-eigvalsh")
+
+
+def _eigvalsh(gram: torch.Tensor) -> torch.Tensor:
+    """Batched ``eigvalsh``; on CPU the batch is split over torch's threads, one single-threaded LAPACK
+    call per thread (LAPACK releases the GIL): the same values, ~2× faster on 2 cores than one call."""
+    n = torch.get_num_threads()
+    if gram.device.type != "cpu" or n == 1 or gram.shape[0] == 1:
+        with _single_threaded(gram.device):
+            return torch.linalg.eigvalsh(gram)
+    with _single_threaded(gram.device):
+        return torch.cat(list(_lapack_workers(n).map(torch.linalg.eigvalsh, gram.chunk(n))))
 
 
 CHANNEL_POOLINGS = ("avg", "max", "nuclear")

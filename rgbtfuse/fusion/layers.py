@@ -1,14 +1,22 @@
-"""Layers shared by Hui Li's fusion networks (NestFuse, RFN-Nest) and the RFN fusion modules."""
+"""Layers shared by Hui Li's fusion networks (NestFuse, RFN-Nest) and the RFN fusion modules.
+
+Without autograd, :class:`ConvLayer` avoids the copies a literal ``conv(pad(cat(parts)))`` makes:
+the parts are written once into a reflection-padded buffer, and a map that the network would
+upsample ×2 (nearest) before the convolution is convolved at its own, coarse resolution with
+per-phase 2×2 kernels (4 instead of 9 multiply-adds per fine pixel, see
+:func:`upsampled_conv3x3_phases`). Both give the literal computation's values up to float32
+summation order; with autograd the literal form runs.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-#: without autograd, inputs with more elements are convolved in row bands: the same result,
-#: without the full-size padded copy and the convolution library's re-layouted copies
-BAND_ELEMENTS = 1 << 24
+Parts = torch.Tensor | Sequence[torch.Tensor]
 
 
 class ConvLayer(nn.Module):
@@ -17,6 +25,10 @@ class ConvLayer(nn.Module):
     Hui Li's ``ConvLayer``: the ReLU is applied on every layer, the network's output layer
     included. Padding is ``kernel_size // 2`` so a stride-1 layer keeps ``H × W``. The
     state-dict keys are ``conv2d.weight`` / ``conv2d.bias``, as in the published checkpoints.
+
+    The input may be given as parts, concatenated on channels in order, and a ``coarse`` map
+    concatenated last after :func:`upsample_like` to the parts' size — the nest decoder's
+    ``conv(cat([x, up(coarse)]))``, computed without materialising either.
     """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int = 1):
@@ -24,25 +36,110 @@ class ConvLayer(nn.Module):
         self.pad = kernel_size // 2
         self.reflection_pad = nn.ReflectionPad2d(self.pad)
         self.conv2d = nn.Conv2d(in_channels, out_channels, kernel_size, stride)
+        self._phase_cache: tuple | None = None
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        banded = x.numel() > BAND_ELEMENTS and self.conv2d.stride == (1, 1)
-        if not banded or (torch.is_grad_enabled() and x.requires_grad):
-            return F.relu(self.conv2d(self.reflection_pad(x)), inplace=True)  # the conv output is fresh
-        return self._forward_banded(x)
-
-    def _forward_banded(self, x: torch.Tensor) -> torch.Tensor:
-        """Row bands with ``pad`` halo rows, reflected at the image border like the full pad."""
-        b, c, h, w = x.shape
-        rows = max(1, BAND_ELEMENTS // (b * c * w))
-        out = x.new_empty(b, self.conv2d.out_channels, h, w)
-        for r0 in range(0, h, rows):
-            r1 = min(h, r0 + rows)
-            idx = torch.arange(r0 - self.pad, r1 + self.pad, device=x.device).abs()
-            idx = torch.where(idx >= h, 2 * (h - 1) - idx, idx)
-            band = F.pad(x.index_select(2, idx), (self.pad, self.pad, 0, 0), mode="reflect")
-            out[:, :, r0:r1] = self.conv2d(band)
+    def forward(self, x: Parts, coarse: torch.Tensor | None = None) -> torch.Tensor:
+        parts = [x] if isinstance(x, torch.Tensor) else list(x)
+        conv = self.conv2d
+        inputs = [*parts, conv.weight, conv.bias] + ([] if coarse is None else [coarse])
+        if torch.is_grad_enabled() and any(t.requires_grad for t in inputs):
+            return F.relu(conv(self.reflection_pad(_cat(parts, coarse))))
+        if coarse is None:
+            return F.relu_(F.conv2d(reflect_pad_cat(parts, self.pad), conv.weight, conv.bias, conv.stride))
+        h, w = parts[0].shape[-2:]
+        if conv.kernel_size != (3, 3) or conv.stride != (1, 1) or coarse.shape[-2:] != (h // 2, w // 2):
+            return F.relu_(conv(self.reflection_pad(_cat(parts, coarse))))
+        fine_weight, phase_weight = self._split_weights(sum(p.shape[1] for p in parts))
+        out = F.conv2d(reflect_pad_cat(parts, 1), fine_weight, conv.bias)
+        add_phases_(out, F.conv2d(F.pad(coarse, (1, 1, 1, 1), mode="replicate"), phase_weight))
         return F.relu_(out)
+
+    def _split_weights(self, fine_channels: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """(weights on the fine parts, per-phase 2×2 weights on the coarse map), cached per weight version."""
+        w = self.conv2d.weight
+        key = (w.data_ptr(), w._version, fine_channels, w.device, w.dtype)
+        if self._phase_cache is None or self._phase_cache[0] != key:
+            fine = w[:, :fine_channels].contiguous(memory_format=torch.channels_last)
+            phases = upsampled_conv3x3_phases(w[:, fine_channels:]).contiguous(memory_format=torch.channels_last)
+            self._phase_cache = (key, fine.detach(), phases.detach())
+        return self._phase_cache[1], self._phase_cache[2]
+
+
+def _cat(parts: list[torch.Tensor], coarse: torch.Tensor | None) -> torch.Tensor:
+    """The literal input: the parts and the upsampled coarse map, concatenated on channels."""
+    if coarse is not None:
+        parts = [*parts, upsample_like(coarse, parts[0])]
+    return parts[0] if len(parts) == 1 else torch.cat(parts, 1)
+
+
+def reflect_pad_cat(parts: Sequence[torch.Tensor], pad: int) -> torch.Tensor:
+    """``F.pad(torch.cat(parts, 1), [pad] * 4, mode="reflect")`` written once into one buffer.
+
+    ``parts``: ``(B, C_i, H, W)`` each → ``(B, ΣC_i, H + 2 pad, W + 2 pad)``, in the memory format
+    of ``parts[0]`` (channels-last stays channels-last).
+    """
+    first = parts[0]
+    if pad == 0:
+        return first if len(parts) == 1 else torch.cat(list(parts), 1)
+    b, _, h, w = first.shape
+    if pad >= min(h, w):
+        raise ValueError(f"reflection padding {pad} needs maps larger than {pad} pixels, got {w}×{h}")
+    channels_last = first.is_contiguous(memory_format=torch.channels_last)
+    buf = torch.empty(
+        (b, sum(p.shape[1] for p in parts), h + 2 * pad, w + 2 * pad),
+        dtype=first.dtype,
+        device=first.device,
+        memory_format=torch.channels_last if channels_last else torch.contiguous_format,
+    )
+    c0 = 0
+    for p in parts:
+        buf[:, c0 : c0 + p.shape[1], pad : pad + h, pad : pad + w] = p
+        c0 += p.shape[1]
+    for i in range(pad):  # rows first (inside the columns), then whole columns: corners reflect both ways
+        buf[:, :, pad - 1 - i, pad : pad + w] = buf[:, :, pad + 1 + i, pad : pad + w]
+        buf[:, :, pad + h + i, pad : pad + w] = buf[:, :, pad + h - 2 - i, pad : pad + w]
+    for i in range(pad):
+        buf[:, :, :, pad - 1 - i] = buf[:, :, :, pad + 1 + i]
+        buf[:, :, :, pad + w + i] = buf[:, :, :, pad + w - 2 - i]
+    return buf
+
+
+def upsampled_conv3x3_phases(weight: torch.Tensor) -> torch.Tensor:
+    """3×3 kernels on a nearest-×2-upsampled map → 2×2 kernels on the coarse map, one per output phase.
+
+    ``weight: (O, C, 3, 3)`` → ``(4·O, C, 2, 2)``, phase blocks ordered (row, col) parity 00, 01, 10, 11.
+    An even output row ``2i`` sees coarse rows ``i-1, i, i`` (taps ``w0`` and ``w1 + w2``), an odd row
+    ``2i+1`` sees ``i, i, i+1`` (taps ``w0 + w1`` and ``w2``); likewise for columns.
+    """
+    rows = (
+        torch.stack([weight[:, :, 0], weight[:, :, 1] + weight[:, :, 2]], 2),
+        torch.stack([weight[:, :, 0] + weight[:, :, 1], weight[:, :, 2]], 2),
+    )
+    kernels = []
+    for r in rows:
+        kernels.append(torch.stack([r[..., 0], r[..., 1] + r[..., 2]], 3))
+        kernels.append(torch.stack([r[..., 0] + r[..., 1], r[..., 2]], 3))
+    return torch.cat(kernels, 0)
+
+
+def add_phases_(out: torch.Tensor, phases: torch.Tensor) -> torch.Tensor:
+    """Add per-phase coarse results into the fine map, in place.
+
+    ``out: (B, O, H, W)``; ``phases: (B, 4·O, h + 1, w + 1)``, the 2×2 phase kernels of
+    :func:`upsampled_conv3x3_phases` applied to the coarse map replicate-padded by 1
+    (``h = H // 2``, ``w = W // 2``: the floor 2×2 pooling that made it). Phase ``(py, px)`` at
+    coarse position ``(i, j)`` is fine pixel ``(2i + py, 2j + px)`` and reads window ``(i + py, j + px)``.
+    Replicate padding of the coarse map equals the reflection padding of its upsampled copy,
+    including :func:`upsample_like`'s extra reflected row/column for odd sizes.
+    """
+    o, (h, w) = out.shape[1], out.shape[-2:]
+    k = 0
+    for py in (0, 1):
+        for px in (0, 1):
+            ny, nx = (h + 1 - py) // 2, (w + 1 - px) // 2
+            out[:, :, py::2, px::2] += phases[:, k * o : (k + 1) * o, py : py + ny, px : px + nx]
+            k += 1
+    return out
 
 
 def upsample_like(x: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:

@@ -43,8 +43,10 @@ class ResidualFusionBlock(FusionModule):
         )
 
     def forward(self, rgb: torch.Tensor, ir: torch.Tensor) -> torch.Tensor:
-        initial = self.conv_fusion(torch.cat([ir, rgb], dim=1))
-        residual = self.bottelblock(torch.cat([self.conv_ir(ir), self.conv_vi(rgb)], dim=1))
+        initial = self.conv_fusion([ir, rgb])  # ConvLayer concatenates its parts
+        residual = self.bottelblock[0]([self.conv_ir(ir), self.conv_vi(rgb)])
+        for conv in self.bottelblock[1:]:
+            residual = conv(residual)
         return initial + residual
 
 
