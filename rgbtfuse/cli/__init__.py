@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 from rgbtfuse import __version__
 from rgbtfuse.errors import RgbtfuseError
+from rgbtfuse.runtime import retain_freed_memory
 
 # command name -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -49,6 +50,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog=f"rgbtfuse {name}", description=COMMANDS[name][1])
     module.add_arguments(parser)
     args = parser.parse_args(argv[1:])
+    retain_freed_memory()
     try:
         return int(module.run(args) or 0)
     except RgbtfuseError as exc:

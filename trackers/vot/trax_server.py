@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from rgbtfuse.errors import RgbtfuseError
+from rgbtfuse.runtime import retain_freed_memory
 from trackers.vot.frame_trackers import BUILTIN, CHANNELS_BY_MODE, FrameTracker, load_experiment_tracker
 from trackers.vot.regions import Box, RegionError, checked_box, polygon_to_box
 
@@ -94,6 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    retain_freed_memory()
     try:
         if args.builtin:
             tracker: FrameTracker = BUILTIN[args.builtin](CHANNELS_BY_MODE[args.channels])
