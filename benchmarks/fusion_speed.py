@@ -5,9 +5,11 @@ fused twice, alternately: by ``model.fuse_arrays`` (ours) and by a re-expression
 procedure that runs the *same* weights but keeps what the authors' code does differently (written
 here from their documented behaviour, not copied):
 
-* NestFuse: channel attention with ``repeat``-ed weight maps and the spatial softmax computed as in
-  the paper; nuclear-norm pooling as one ``svd`` per channel of batch item 0 (U, S, V, summing S).
-* RFN-Nest: the two encoders, four RFNs and the nest decoder on the whole image.
+* NestFuse: the authors' network (reflection pad + NCHW conv + ReLU layers, ``torch.cat`` of the
+  nest inputs, nearest upsampling + reflection reshape), written from the state dict so that none of
+  our layers run; channel attention with ``repeat``-ed weight maps and the spatial softmax computed
+  as in the paper; nuclear-norm pooling as one ``svd`` per channel of batch item 0 (U, S, V, summing S).
+* RFN-Nest: the same network with the authors' ``FusionBlock_res`` at each scale, whole image.
 * LRRNet: plain reflection-padded convolutions on the published state dict (ours runs the 1↔256
   channel convs as matrix products), the soft threshold with thresholds ``repeat``-ed to a full
   ``(B, C, H, W)`` tensor in every LISTA step, whole image at once.
@@ -33,6 +35,7 @@ from __future__ import annotations
 import argparse
 import functools
 import json
+import multiprocessing
 import platform
 import sys
 import time
@@ -49,6 +52,7 @@ sys.path.insert(0, str(REPO))
 from image_fusion import create_model
 from rgbtfuse.checkpoint import extract_state_dict, read_checkpoint
 from rgbtfuse.imageio import pair_folders, read_image
+from rgbtfuse.runtime import retain_freed_memory
 
 EPS_NEST = 1e-5  # NestFuse's EPSILON in its fusion strategy
 
@@ -104,19 +108,65 @@ def _nest_attention(x1: torch.Tensor, x2: torch.Tensor, pooling: str) -> torch.T
     return (f_channel + f_spatial) / 2
 
 
+def _hui_li_conv(x: torch.Tensor, sd: dict, name: str) -> torch.Tensor:
+    """Hui Li's ``ConvLayer`` as the authors run it: reflection pad, plain NCHW ``conv2d``, ReLU."""
+    weight = sd[f"{name}.conv2d.weight"]
+    p = weight.shape[-1] // 2
+    return F.relu(F.conv2d(F.pad(x, (p, p, p, p), mode="reflect") if p else x, weight, sd[f"{name}.conv2d.bias"]))
+
+
+def _nest_block(x: torch.Tensor, sd: dict, name: str) -> torch.Tensor:
+    return _hui_li_conv(_hui_li_conv(x, sd, f"{name}.denseblock.0"), sd, f"{name}.denseblock.1")
+
+
+def _up_eval(fine: torch.Tensor, coarse: torch.Tensor) -> torch.Tensor:
+    """``UpsampleReshape_eval``: nearest ×2, then reflection padding to the fine map's size."""
+    up = F.interpolate(coarse, scale_factor=2.0, mode="nearest")
+    dh, dw = fine.shape[2] - up.shape[2], fine.shape[3] - up.shape[3]
+    return F.pad(up, (dw // 2, dw - dw // 2, dh // 2, dh - dh // 2), mode="reflect") if dh or dw else up
+
+
+def _authors_nest_encoder(sd: dict, x: torch.Tensor) -> list[torch.Tensor]:
+    x1 = _nest_block(_hui_li_conv(x, sd, "conv0"), sd, "DB1_0")
+    x2 = _nest_block(F.max_pool2d(x1, 2), sd, "DB2_0")
+    x3 = _nest_block(F.max_pool2d(x2, 2), sd, "DB3_0")
+    return [x1, x2, x3, _nest_block(F.max_pool2d(x3, 2), sd, "DB4_0")]
+
+
+def _authors_nest_decoder_eval(sd: dict, f: list[torch.Tensor]) -> torch.Tensor:
+    x1_1 = _nest_block(torch.cat([f[0], _up_eval(f[0], f[1])], 1), sd, "DB1_1")
+    x2_1 = _nest_block(torch.cat([f[1], _up_eval(f[1], f[2])], 1), sd, "DB2_1")
+    x1_2 = _nest_block(torch.cat([f[0], x1_1, _up_eval(f[0], x2_1)], 1), sd, "DB1_2")
+    x3_1 = _nest_block(torch.cat([f[2], _up_eval(f[2], f[3])], 1), sd, "DB3_1")
+    x2_2 = _nest_block(torch.cat([f[1], x2_1, _up_eval(f[1], x3_1)], 1), sd, "DB2_2")
+    x1_3 = _nest_block(torch.cat([f[0], x1_1, x1_2, _up_eval(f[0], x2_2)], 1), sd, "DB1_3")
+    return _hui_li_conv(x1_3, sd, "conv_out")
+
+
+def _authors_rfn(sd: dict, name: str, x_ir: torch.Tensor, x_vi: torch.Tensor) -> torch.Tensor:
+    """``FusionBlock_res``: conv_fusion on [ir, vi] plus the bottleneck on [conv_ir(ir), conv_vi(vi)]."""
+    initial = _hui_li_conv(torch.cat([x_ir, x_vi], 1), sd, f"{name}.conv_fusion")
+    out = torch.cat([_hui_li_conv(x_ir, sd, f"{name}.conv_ir"), _hui_li_conv(x_vi, sd, f"{name}.conv_vi")], 1)
+    for j in range(3):
+        out = _hui_li_conv(out, sd, f"{name}.bottelblock.{j}")
+    return initial + out
+
+
 def authors_nestfuse(model, ir: np.ndarray, vis: np.ndarray, strategy: str) -> np.ndarray:
+    """The authors' NCHW network on our model's weights (none of our layers run)."""
+    sd = model.state_dict()
     with torch.no_grad():
-        en_r, en_v = model.encode(_gray_tensor(ir)), model.encode(_gray_tensor(vis))
-        fused = [_nest_attention(r, v, strategy) for r, v in zip(en_r, en_v)]
-        out = model.decode(fused)[-1]
+        en_r, en_v = _authors_nest_encoder(sd, _gray_tensor(ir)), _authors_nest_encoder(sd, _gray_tensor(vis))
+        out = _authors_nest_decoder_eval(sd, [_nest_attention(r, v, strategy) for r, v in zip(en_r, en_v)])
     return model.postprocess(out)
 
 
 def authors_rfn_nest(model, ir: np.ndarray, vis: np.ndarray, strategy: None) -> np.ndarray:
+    sd = model.state_dict()
     with torch.no_grad():
-        en_r, en_v = model.encode(_gray_tensor(ir)), model.encode(_gray_tensor(vis))
-        fused = [getattr(model, f"fusion_block{i}")(v, r) for i, (r, v) in enumerate(zip(en_r, en_v), 1)]
-        out = model.decode(fused)[-1]
+        en_r, en_v = _authors_nest_encoder(sd, _gray_tensor(ir)), _authors_nest_encoder(sd, _gray_tensor(vis))
+        fused = [_authors_rfn(sd, f"fusion_block{i}", r, v) for i, (r, v) in enumerate(zip(en_r, en_v), 1)]
+        out = _authors_nest_decoder_eval(sd, fused)
     return model.postprocess(out)
 
 
@@ -183,8 +233,10 @@ def _did_stage(x: torch.Tensor, sd: dict, name: str, reflect: bool, act: str) ->
     """One published DIDFuse stage: [reflection pad] conv 3×3, BatchNorm (eval), activation."""
     i = 1 if reflect else 0
     p = f"{name}.{name}."
-    x = F.pad(x, (1, 1, 1, 1), mode="reflect") if reflect else F.pad(x, (1, 1, 1, 1))
-    x = F.conv2d(x, sd[f"{p}{i}.weight"], sd[f"{p}{i}.bias"])
+    if reflect:  # nn.ReflectionPad2d(1) + Conv2d(padding=0); otherwise Conv2d(padding=1)
+        x = F.conv2d(F.pad(x, (1, 1, 1, 1), mode="reflect"), sd[f"{p}{i}.weight"], sd[f"{p}{i}.bias"])
+    else:
+        x = F.conv2d(x, sd[f"{p}{i}.weight"], sd[f"{p}{i}.bias"], padding=1)
     x = F.batch_norm(x, sd[f"{p}{i + 1}.running_mean"], sd[f"{p}{i + 1}.running_var"],
                      sd[f"{p}{i + 1}.weight"], sd[f"{p}{i + 1}.bias"], training=False, eps=1e-5)
     if act == "prelu":
@@ -253,52 +305,160 @@ def _averaging_weights(state_dict: dict) -> dict:
     return out
 
 
-def bench_config(name, strategy, pairs, weights, skip_authors: bool, authors_repos: dict) -> dict:
-    model, weights_label = build(name, strategy, weights)
-    authors: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None
-    if not skip_authors:
-        extra = {"weights": weights[name]} if name in ("lrrnet", "didfuse") else {}
+# --- worker processes ---------------------------------------------------------------------------
+class _Requests:
+    """Runs in a worker process: builds each configuration once, answers timing requests.
 
-        def run_authors(ir: np.ndarray, vis: np.ndarray) -> np.ndarray:
-            return AUTHORS[name](model, ir, vis, strategy, **extra)
+    Requests are ``(kind, name, strategy, ir_path, vis_path)``; ``kind`` is ``ours`` (``fuse_arrays``),
+    ``authors`` (the re-expressed procedure), ``repo`` (the authors' classes, ``--authors-repo``) or
+    ``pool_ours`` / ``pool_authors`` (nuclear-norm pooling alone). Images are read and pooling inputs
+    encoded outside the timed region. Answers are ``(wall_ms, cpu_ms, result)``.
+    """
 
-        authors = run_authors
+    def __init__(self, weights: dict[str, Path], repos: dict[str, Path]):
+        self.weights = weights
+        self.repos = load_authors_repos_lazily(repos)
+        self.models: dict[tuple[str, str | None], torch.nn.Module] = {}
+        self.repo_runners: dict[tuple[str, str | None], Callable] = {}
 
-    repo_fn = authors_repos[name](model, strategy) if name in authors_repos else None
+    def model(self, name: str, strategy: str | None) -> torch.nn.Module:
+        if (name, strategy) not in self.models:
+            self.models[(name, strategy)] = build(name, strategy, self.weights)[0]
+        return self.models[(name, strategy)]
+
+    def __call__(self, kind: str, name: str, strategy: str | None, ir_path: Path, vis_path: Path):
+        model = self.model(name, strategy)
+        ir, vis = read_image(ir_path, "gray"), read_image(vis_path, "gray")
+        if kind == "ours":
+            return _timed(model.fuse_arrays, ir, vis)
+        if kind == "authors":
+            extra = {"weights": self.weights[name]} if name in ("lrrnet", "didfuse") else {}
+            return _timed(functools.partial(AUTHORS[name], model, strategy=strategy, **extra), ir, vis)
+        if kind == "repo":
+            if (name, strategy) not in self.repo_runners:
+                self.repo_runners[(name, strategy)] = self.repos()[name](model, strategy)
+            wall, cpu, _ = _timed(self.repo_runners[(name, strategy)], ir, vis)
+            return wall, cpu, None
+        with torch.inference_mode():
+            feats = [f.contiguous() for img in (ir, vis) for f in model.encode(model.preprocess(img))]
+        if kind == "pool_ours":
+            from rgbtfuse.fusion.functional import channel_pool
+
+            def pool() -> list[torch.Tensor]:
+                with torch.inference_mode():
+                    return [channel_pool(f, "nuclear", EPS_NEST) for f in feats]
+        else:
+
+            def pool() -> list[torch.Tensor]:
+                with torch.no_grad():
+                    return [_nest_channel_weights(f, "attention_nuclear") for f in feats]
+
+        wall, cpu, values = _timed(pool)
+        return wall, cpu, [v.flatten().double().numpy() for v in values]
+
+
+def load_authors_repos_lazily(repos: dict[str, Path]) -> Callable[[], dict]:
+    loaded: dict = {}
+
+    def get() -> dict:
+        if repos and not loaded:
+            from authors_repos import load_authors_repos  # only with --authors-repo
+
+            loaded.update(load_authors_repos(repos))
+        return loaded
+
+    return get
+
+
+def _serve(conn, retain: bool, threads: int | None, weights: dict[str, Path], repos: dict[str, Path]) -> None:
+    if retain:
+        retain_freed_memory()
+    if threads:
+        torch.set_num_threads(threads)
+    requests = _Requests(weights, repos)
+    while (msg := conn.recv()) is not None:
+        try:
+            conn.send(requests(*msg))
+        except Exception as exc:  # report to the parent instead of hanging it
+            conn.send(exc)
+            raise
+
+
+class Worker:
+    """A spawned process that answers :class:`_Requests` — its own allocator state and thread pool."""
+
+    def __init__(self, retain: bool, threads: int | None, weights: dict[str, Path], repos: dict[str, Path]):
+        ctx = multiprocessing.get_context("spawn")
+        self.conn, child = ctx.Pipe()
+        self.process = ctx.Process(target=_serve, args=(child, retain, threads, weights, repos), daemon=True)
+        self.process.start()
+        self.retain = retain
+
+    def __call__(self, *request):
+        self.conn.send(request)
+        answer = self.conn.recv()
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    def close(self) -> None:
+        self.conn.send(None)
+        self.process.join(timeout=30)
+
+
+def bench_config(name, strategy, pairs, ours: Worker, authors: Worker | None, with_repo: bool) -> dict:
     rows = []
     for ir_path, vis_path in pairs:
-        ir, vis = read_image(ir_path, "gray"), read_image(vis_path, "gray")
-        ours_ms, ours_cpu, ours = _timed(model.fuse_arrays, ir, vis)
-        row = {"pair": ir_path.name, "size": f"{ir.shape[1]}x{ir.shape[0]}", "ours_ms": round(ours_ms, 1),
+        ours_ms, ours_cpu, mine = ours("ours", name, strategy, ir_path, vis_path)
+        row = {"pair": ir_path.name, "size": "x".join(map(str, mine.shape[::-1])), "ours_ms": round(ours_ms, 1),
                "ours_cpu_ms": round(ours_cpu, 1)}
         if authors is not None:
-            ref_ms, ref_cpu, ref = _timed(authors, ir, vis)
-            diff = np.abs(ours.astype(np.int16) - ref.astype(np.int16))
+            ref_ms, ref_cpu, ref = authors("authors", name, strategy, ir_path, vis_path)
+            diff = np.abs(mine.astype(np.int16) - ref.astype(np.int16))
             row.update(authors_procedure_ms=round(ref_ms, 1), authors_procedure_cpu_ms=round(ref_cpu, 1),
-                       max_abs_diff=int(diff.max()),
-                       identical_fraction=round(float((diff == 0).mean()), 6))
-        if repo_fn is not None:
-            repo_ms, repo_cpu, _ = _timed(repo_fn, ir, vis)
-            row.update(authors_repo_ms=round(repo_ms, 1), authors_repo_cpu_ms=round(repo_cpu, 1))
+                       max_abs_diff=int(diff.max()), identical_fraction=round(float((diff == 0).mean()), 6))
+            if with_repo:
+                repo_ms, repo_cpu, _ = authors("repo", name, strategy, ir_path, vis_path)
+                row.update(authors_repo_ms=round(repo_ms, 1), authors_repo_cpu_ms=round(repo_cpu, 1))
         rows.append(row)
+
     def mean(key: str) -> float:
         return round(float(np.mean([r[key] for r in rows])), 1)
 
-    result = {"model": name, "strategy": strategy, "weights": weights_label, "ours_ms": mean("ours_ms"),
-              "ours_cpu_ms": mean("ours_cpu_ms")}
+    result = {"model": name, "strategy": strategy, "ours_ms": mean("ours_ms"), "ours_cpu_ms": mean("ours_cpu_ms")}
     if authors is not None:
         result.update(authors_procedure_ms=mean("authors_procedure_ms"), authors_procedure_cpu_ms=mean("authors_procedure_cpu_ms"),
                       speedup=round(mean("authors_procedure_ms") / result["ours_ms"], 2),
                       speedup_cpu=round(mean("authors_procedure_cpu_ms") / result["ours_cpu_ms"], 2),
                       max_abs_diff=max(r["max_abs_diff"] for r in rows),
                       identical_fraction=round(float(np.mean([r["identical_fraction"] for r in rows])), 6))
-    if repo_fn is not None:
-        result.update(authors_repo_ms=mean("authors_repo_ms"), authors_repo_cpu_ms=mean("authors_repo_cpu_ms"),
-                      speedup_vs_authors_repo=round(mean("authors_repo_ms") / result["ours_ms"], 2),
-                      speedup_cpu_vs_authors_repo=round(mean("authors_repo_cpu_ms") / result["ours_cpu_ms"], 2))
+        if with_repo:
+            result.update(authors_repo_ms=mean("authors_repo_ms"), authors_repo_cpu_ms=mean("authors_repo_cpu_ms"),
+                          speedup_vs_authors_repo=round(mean("authors_repo_ms") / result["ours_ms"], 2),
+                          speedup_cpu_vs_authors_repo=round(mean("authors_repo_cpu_ms") / result["ours_cpu_ms"], 2))
     result["authors_reported"] = AUTHORS_REPORTED.get((name, strategy))
     result["pairs"] = rows
     return result
+
+
+def bench_nuclear_pooling(pairs, ours: Worker, authors: Worker) -> dict:
+    """NestFuse's nuclear-norm channel pooling alone, on the encoder features of every pair.
+
+    Authors: one ``svd`` per channel map of batch item 0 (their ``nuclear_pooling``); ours:
+    :func:`rgbtfuse.fusion.functional.channel_pool` (Gram matrices + batched ``eigvalsh``). Both pool
+    the infrared and the visible features at all four scales; ``max_rel_diff`` compares the pooled values.
+    """
+    rows = []
+    for ir_path, vis_path in pairs:
+        ours_ms, ours_cpu, mine = ours("pool_ours", "nestfuse", "attention_nuclear", ir_path, vis_path)
+        ref_ms, ref_cpu, ref = authors("pool_authors", "nestfuse", "attention_nuclear", ir_path, vis_path)
+        rel = max(float((np.abs(a - b) / np.maximum(np.abs(b), 1e-12)).max()) for a, b in zip(mine, ref))
+        rows.append({"pair": ir_path.name, "ours_ms": round(ours_ms, 1), "authors_ms": round(ref_ms, 1),
+                     "ours_cpu_ms": round(ours_cpu, 1), "authors_cpu_ms": round(ref_cpu, 1), "max_rel_diff": rel})
+    mean = {k: round(float(np.mean([r[k] for r in rows])), 1) for k in ("ours_ms", "authors_ms", "ours_cpu_ms", "authors_cpu_ms")}
+    return {**mean, "speedup": round(mean["authors_ms"] / mean["ours_ms"], 2),
+            "speedup_cpu": round(mean["authors_cpu_ms"] / mean["ours_cpu_ms"], 2),
+            "max_rel_diff": max(r["max_rel_diff"] for r in rows), "pairs": rows}
 
 
 def _key_values(items: list[str], what: str) -> dict[str, Path]:
@@ -309,6 +469,10 @@ def _key_values(items: list[str], what: str) -> dict[str, Path]:
         key, value = item.split("=", 1)
         out[key] = Path(value)
     return out
+
+
+#: --allocator: (ours retains freed memory, authors' retain freed memory)
+ALLOCATORS = {"shipped": (True, False), "default": (False, False), "retain": (True, True)}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -324,10 +488,12 @@ def main(argv: list[str] | None = None) -> int:
                         "(see authors_repos.py); NAME is one of " + ",".join(CONFIGS))
     parser.add_argument("--skip-authors", action="store_true", help="time ours only")
     parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's choice)")
+    parser.add_argument("--allocator", choices=sorted(ALLOCATORS), default="shipped",
+                        help="shipped: ours as the rgbtfuse command runs (rgbtfuse.runtime.retain_freed_memory), the "
+                        "authors' code with the C library's defaults, as their scripts run; default: both with the "
+                        "defaults; retain: both retaining freed memory")
     args = parser.parse_args(argv)
 
-    if args.threads:
-        torch.set_num_threads(args.threads)
     data = args.shared / "data" / "fusion" / "tno40"
     if not data.is_dir():
         raise SystemExit(f"{data} not found: the benchmark needs ../shared (or --shared PATH)")
@@ -340,35 +506,56 @@ def main(argv: list[str] | None = None) -> int:
     pairs = pairs[: args.pairs]
     weights = {name: args.shared / rel for name, rel in SHARED_WEIGHTS.items()}
     weights.update(_key_values(args.weights, "--weights"))
-    authors_repos = {}
-    if args.authors_repo:
-        from authors_repos import load_authors_repos  # only with the option
-
-        authors_repos = load_authors_repos(_key_values(args.authors_repo, "--authors-repo"))
+    repos = _key_values(args.authors_repo, "--authors-repo")
+    unknown = sorted(set(repos) - set(CONFIGS))
+    if unknown:
+        raise SystemExit(f"--authors-repo: unknown model(s) {', '.join(unknown)}; choose from {', '.join(CONFIGS)}")
     wanted = set(args.strategies.split(",")) if args.strategies else None
-
-    results = []
-    for name in args.models.split(","):
+    models = args.models.split(",")
+    for name in models:
         if name not in CONFIGS:
             raise SystemExit(f"unknown model {name!r}; choose from {', '.join(CONFIGS)}")
-        for strategy in CONFIGS[name]:
-            if wanted and strategy is not None and strategy not in wanted:
-                continue
-            # warm-up on the first pair (allocator, oneDNN primitive caches), not timed
-            model, _ = build(name, strategy, weights)
-            ir0, vis0 = (read_image(p, "gray") for p in pairs[0])
-            model.fuse_arrays(ir0, vis0)
-            results.append(bench_config(name, strategy, pairs, weights, args.skip_authors, authors_repos))
-            r = results[-1]
-            print(f"{name} {strategy or ''}: {r.get('speedup', '-')}x wall, {r.get('speedup_cpu', '-')}x CPU", file=sys.stderr)
+
+    ours_retain, authors_retain = ALLOCATORS[args.allocator]
+    ours = Worker(ours_retain, args.threads, weights, {})
+    authors = None if args.skip_authors else Worker(authors_retain, args.threads, weights, repos)
+    results = []
+    try:
+        for name in models:
+            for strategy in CONFIGS[name]:
+                if wanted and strategy is not None and strategy not in wanted:
+                    continue
+                # warm-up on the first pair (allocator, oneDNN primitive caches), not timed
+                ours("ours", name, strategy, *pairs[0])
+                if authors is not None:
+                    authors("authors", name, strategy, *pairs[0])
+                results.append(bench_config(name, strategy, pairs, ours, authors, name in repos))
+                r = results[-1]
+                print(f"{name} {strategy or ''}: {r.get('speedup', '-')}x wall, {r.get('speedup_cpu', '-')}x CPU", file=sys.stderr)
+        nuclear = None
+        if "nestfuse" in models and (not wanted or "attention_nuclear" in wanted) and authors is not None:
+            nuclear = bench_nuclear_pooling(pairs, ours, authors)
+            print(f"nuclear-norm pooling alone: {nuclear['speedup']}x wall, {nuclear['speedup_cpu']}x CPU", file=sys.stderr)
+    finally:
+        ours.close()
+        if authors is not None:
+            authors.close()
 
     report = {
         "benchmark": "fusion_speed", "data": str(data), "pairs": len(pairs), "device": "cpu",
-        "threads": torch.get_num_threads(), "torch": torch.__version__, "python": platform.python_version(),
-        "machine": platform.processor() or platform.machine(), "results": results,
+        "threads": args.threads or torch.get_num_threads(), "torch": torch.__version__, "python": platform.python_version(),
+        "machine": platform.processor() or platform.machine(),
+        "allocator": {"mode": args.allocator, "ours_retains_freed_memory": ours_retain,
+                      "authors_retain_freed_memory": authors_retain},
+        "weights": {name: build_label(name, weights) for name in models},
+        "results": results, "nuclear_pooling": nuclear,
     }
     print(json.dumps(report, indent=1))
     return 0
+
+
+def build_label(name: str, weights: dict[str, Path]) -> str:
+    return str(weights[name]) if name in weights else "random (seed 0), positive and normalised"
 
 
 if __name__ == "__main__":
