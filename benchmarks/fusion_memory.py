@@ -16,11 +16,16 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
+#: models that always fuse the whole image (global channel attention / pooling: no exact tiling)
+UNTILED = ("nestfuse", "rfn_nest")
+
 _CHILD = """
 import resource, sys, time, numpy as np, torch
 sys.path.insert(0, {root!r})
 from image_fusion import create_model
-m = create_model({model!r}, tile={tile})
+from rgbtfuse.runtime import retain_freed_memory
+retain_freed_memory()  # as the rgbtfuse command runs
+m = create_model({model!r}{tile_arg})
 base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 rng = np.random.default_rng(0)
 ir = rng.integers(0, 256, ({h}, {w}), dtype=np.uint8); vis = rng.integers(0, 256, ({h}, {w}), dtype=np.uint8)
@@ -30,7 +35,8 @@ print(base, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, s)
 
 
 def measure(model: str, w: int, h: int, tile: int | None) -> dict:
-    code = _CHILD.format(root=str(ROOT), model=model, tile=tile, h=h, w=w)
+    tile_arg = "" if model in UNTILED else f", tile={tile}"
+    code = _CHILD.format(root=str(ROOT), model=model, tile_arg=tile_arg, h=h, w=w)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     base_kb, peak_kb, seconds = int(out[0]), int(out[1]), float(out[2])
     return {"model": model, "size": f"{w}x{h}", "tile": tile, "peak_rss_mb": round(peak_kb / 1024),
