@@ -1,9 +1,9 @@
 """CPU speed of the image-fusion models vs the authors' inference procedure, side by side, as JSON.
 
 For every model (and every NestFuse / DIDFuse strategy) each pair of ``../shared/data/fusion/tno40`` is
-fused twice, alternately: by ``model.fuse_arrays`` (ours) and by a re-expression of the authors' test
+fused alternately by ``model.fuse_arrays`` (ours) and by a re-expression of the authors' test
 procedure that runs the *same* weights but keeps what the authors' code does differently (written
-here from their documented behaviour, not copied):
+here from their code's behaviour, not copied):
 
 * NestFuse: the authors' network (reflection pad + NCHW conv + ReLU layers, ``torch.cat`` of the
   nest inputs, nearest upsampling + reflection reshape), written from the state dict so that none of
@@ -17,17 +17,26 @@ here from their documented behaviour, not copied):
   BatchNorm and activation as separate plain ops (ours folds BN, runs channels-last); the l1-norm
   rule as a dense ``C×C`` box-filter convolution.
 
-Both are timed under the authors' ``torch.no_grad`` (ours under its own ``inference_mode``); outputs
-are compared (``max_abs_diff``, ``identical_fraction``). Not included on either side: the authors'
-split of images larger than 512 px into four overlapping quarters (changes the output at the seams).
-``authors_reported`` holds per-pair times of the authors' own scripts measured on 2 CPU cores for the
-rgbtfuse issue; ``--authors-repo NAME=PATH`` times the authors' network classes from a local checkout.
+``--authors-repo NAME=PATH`` also times the authors' own network classes from a local checkout of
+their repository (``authors_repos.py``). ``nuclear_pooling`` times NestFuse's nuclear-norm channel
+pooling alone (the authors' per-channel SVD loop vs ours) on every pair's encoder features.
 
-NestFuse and RFN-Nest use random weights (seeded; positive, normalised, see ``_averaging_weights``) unless ``--weights NAME=PATH`` is given; LRRNet and
-DIDFuse use the published weights in ``../shared/weights``.
+Ours and the authors' code run in two separate worker processes, each with its own allocator state:
+``--allocator shipped`` (default) runs ours as the ``rgbtfuse`` command does (freed memory kept in
+the heap, :mod:`rgbtfuse.runtime`) and the authors' code with the C library's defaults, as their
+scripts run; ``default`` and ``retain`` give both sides the same allocator. Both are timed under the
+authors' ``torch.no_grad`` (ours under its own ``inference_mode``), images read outside the timing;
+outputs are compared (``max_abs_diff``, ``identical_fraction``). Not included on either side: the
+authors' split of images larger than 512 px into four overlapping quarters (changes the output at
+the seams). ``authors_reported`` holds the per-pair times the rgbtfuse issue quotes for the authors'
+scripts on 2 CPU cores; ``--busy N`` keeps N busy-looping processes running, as on a shared machine.
+
+NestFuse and RFN-Nest use random weights (seeded; positive, normalised, see ``_averaging_weights``)
+unless ``--weights NAME=PATH`` is given; LRRNet and DIDFuse use the published weights in ``../shared/weights``.
 
     python benchmarks/fusion_speed.py --pairs 3
-    python benchmarks/fusion_speed.py --models nestfuse --strategies attention_nuclear --pairs 1
+    python benchmarks/fusion_speed.py --only 33.png --threads 2 --allocator default
+    python benchmarks/fusion_speed.py --models nestfuse --strategies attention_nuclear --pairs 1 --busy 4
 """
 
 from __future__ import annotations
@@ -36,6 +45,7 @@ import argparse
 import functools
 import json
 import multiprocessing
+import os
 import platform
 import sys
 import time
@@ -492,6 +502,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="shipped: ours as the rgbtfuse command runs (rgbtfuse.runtime.retain_freed_memory), the "
                         "authors' code with the C library's defaults, as their scripts run; default: both with the "
                         "defaults; retain: both retaining freed memory")
+    parser.add_argument("--busy", type=int, default=0, metavar="N",
+                        help="keep N busy-looping processes running during the measurement (a shared, loaded machine)")
     args = parser.parse_args(argv)
 
     data = args.shared / "data" / "fusion" / "tno40"
@@ -517,6 +529,10 @@ def main(argv: list[str] | None = None) -> int:
             raise SystemExit(f"unknown model {name!r}; choose from {', '.join(CONFIGS)}")
 
     ours_retain, authors_retain = ALLOCATORS[args.allocator]
+    ctx = multiprocessing.get_context("spawn")
+    hogs = [ctx.Process(target=_busy_loop, daemon=True) for _ in range(args.busy)]
+    for hog in hogs:
+        hog.start()
     ours = Worker(ours_retain, args.threads, weights, {})
     authors = None if args.skip_authors else Worker(authors_retain, args.threads, weights, repos)
     results = []
@@ -540,11 +556,14 @@ def main(argv: list[str] | None = None) -> int:
         ours.close()
         if authors is not None:
             authors.close()
+        for hog in hogs:
+            hog.terminate()
 
     report = {
         "benchmark": "fusion_speed", "data": str(data), "pairs": len(pairs), "device": "cpu",
         "threads": args.threads or torch.get_num_threads(), "torch": torch.__version__, "python": platform.python_version(),
         "machine": platform.processor() or platform.machine(),
+        "busy_processes": args.busy, "load_average": [round(v, 2) for v in os.getloadavg()],
         "allocator": {"mode": args.allocator, "ours_retains_freed_memory": ours_retain,
                       "authors_retain_freed_memory": authors_retain},
         "weights": {name: build_label(name, weights) for name in models},
@@ -552,6 +571,11 @@ def main(argv: list[str] | None = None) -> int:
     }
     print(json.dumps(report, indent=1))
     return 0
+
+
+def _busy_loop() -> None:
+    while True:
+        pass
 
 
 def build_label(name: str, weights: dict[str, Path]) -> str:

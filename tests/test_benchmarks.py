@@ -1,0 +1,31 @@
+"""The benchmark scripts run and report what they claim (no timing thresholds: those are read, not asserted)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import REPO_ROOT
+
+
+@pytest.mark.slow
+def test_fusion_speed_reports_both_sides_and_equal_outputs(shared):
+    shared("data/fusion/tno40/ir/5.png")
+    out = subprocess.run(
+        [sys.executable, str(REPO_ROOT / "benchmarks" / "fusion_speed.py"), "--only", "5.png", "--threads", "2",
+         "--models", "nestfuse,didfuse", "--strategies", "attention_nuclear,sum"],
+        capture_output=True, text=True, check=True, timeout=600,
+    )
+    report = json.loads(out.stdout)
+    assert report["allocator"] == {"mode": "shipped", "ours_retains_freed_memory": True, "authors_retain_freed_memory": False}
+    assert [(r["model"], r["strategy"]) for r in report["results"]] == [("nestfuse", "attention_nuclear"), ("didfuse", "sum")]
+    for r in report["results"]:
+        assert r["ours_ms"] > 0 and r["authors_procedure_ms"] > 0 and r["speedup"] > 0
+        assert r["max_abs_diff"] <= 1 and r["identical_fraction"] >= 0.999  # the same outputs, as the goal requires
+        assert r["pairs"][0]["size"] == "280x280"
+    pooling = report["nuclear_pooling"]
+    assert pooling["ours_ms"] > 0 and pooling["authors_ms"] > 0
+    assert pooling["max_rel_diff"] < 1e-5  # float64 Gram eigenvalues vs float32 per-channel SVD
