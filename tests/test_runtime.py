@@ -19,32 +19,33 @@ _PROBE = textwrap.dedent(
     retained = retain_freed_memory()
     n = 48 << 18  # a 48 MB float32 tensor: above glibc's default mmap threshold
     faults = []
-    for _ in range(6):  # the fewest page faults of one allocation + first touch, once the heap has settled
+    for _ in range(24):  # glibc's heap takes a few aligned allocations to settle (holes left by memalign)
         before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
         torch.empty(n).fill_(1)
         faults.append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
-    print(retained, retain_freed_memory(), min(faults))
+    print(retained, retain_freed_memory(), max(faults[-6:]), min(faults[-6:]))
     """
 )
 
 
-def _probe(env_value: str | None) -> tuple[bool, bool, int]:
+def _probe(env_value: str | None) -> tuple[bool, bool, int, int]:
+    """(retained, retained on a second call, most and fewest page faults per allocation once settled)"""
     env = {k: v for k, v in os.environ.items() if k != "RGBTFUSE_RETAIN_FREED_MEMORY"}
     if env_value is not None:
         env["RGBTFUSE_RETAIN_FREED_MEMORY"] = env_value
     out = subprocess.run([sys.executable, "-c", _PROBE], env=env, capture_output=True, text=True, check=True).stdout.split()
-    return out[0] == "True", out[1] == "True", int(out[2])
+    return out[0] == "True", out[1] == "True", int(out[2]), int(out[3])
 
 
 @glibc_only
 def test_retained_memory_is_reused_without_page_faults():
-    retained, again, faults = _probe(None)
+    retained, again, most, _ = _probe(None)
     assert retained and again
-    assert faults < 1000  # a fresh 48 MB mapping costs ~12,000 faults of 4 KB pages
+    assert most < 1000  # a fresh 48 MB mapping costs ~12,000 faults of 4 KB pages
 
 
 @glibc_only
 def test_opt_out_keeps_the_c_library_defaults():
-    retained, _, faults = _probe("0")
+    retained, _, _, fewest = _probe("0")
     assert not retained
-    assert faults > 5000
+    assert fewest > 5000
