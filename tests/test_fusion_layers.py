@@ -91,3 +91,19 @@ def test_coarse_map_of_another_size_falls_back_to_upsample_like():
     fine, coarse = _maps(10, (1, 2, 10, 10), (1, 3, 4, 5))  # not 10 // 2: upsample + reflect pad
     with torch.no_grad():
         torch.testing.assert_close(layer([fine], coarse), _literal(layer, [fine], coarse), rtol=1e-6, atol=1e-6)
+
+
+def test_nest_decoder_inference_takes_the_phase_path(monkeypatch):
+    """Every decoder node with a coarse input uses the per-phase kernels (a silent fallback would only cost speed)."""
+    from image_fusion import create_model
+    from rgbtfuse.fusion import layers
+
+    calls = []
+    monkeypatch.setattr(layers, "add_phases_", lambda out, phases: calls.append(out.shape) or add_phases_(out, phases))
+    model = create_model("nestfuse")
+    with torch.inference_mode():
+        model(torch.rand(1, 1, 37, 50), torch.rand(1, 1, 37, 50))
+    assert len(calls) == 6  # DB1_1, DB2_1, DB1_2, DB3_1, DB2_2, DB1_3
+    calls.clear()
+    model(torch.rand(1, 1, 37, 50, requires_grad=True), torch.rand(1, 1, 37, 50))
+    assert not calls  # autograd: the literal computation
