@@ -28,6 +28,8 @@ NEST_CHANNELS = (64, 112, 160, 208)
 MIN_SIDE = 16
 #: the authors' test code splits images with a side above this into four parts
 SPLIT_ABOVE = 512
+#: decoder nodes run in row bands of about this many input elements (16 MB float32) without autograd
+BAND_ELEMENTS = 1 << 22
 
 
 class NestBlock(nn.Module):
@@ -35,7 +37,9 @@ class NestBlock(nn.Module):
 
     ``forward(x, coarse=None)``: ``x`` is the input or the list of same-resolution inputs the
     decoder concatenates; ``coarse`` is the node below, concatenated last after :func:`upsample_like`
-    (see :class:`ConvLayer`, which convolves it without upsampling it).
+    (see :class:`ConvLayer`, which convolves it without upsampling it). Without autograd a node
+    with a coarse input runs in row bands through both convs, so neither its concatenated input nor
+    its ``C_in // 2``-channel middle map exists at full size (the decoder's largest tensors).
     """
 
     def __init__(self, in_channels: int, out_channels: int):
@@ -44,7 +48,20 @@ class NestBlock(nn.Module):
         self.denseblock = nn.Sequential(ConvLayer(in_channels, mid, 3), ConvLayer(mid, out_channels, 1))
 
     def forward(self, x: torch.Tensor | list[torch.Tensor], coarse: torch.Tensor | None = None) -> torch.Tensor:
-        return self.denseblock[1](self.denseblock[0](x, coarse))
+        expand, squeeze = self.denseblock
+        parts = [x] if isinstance(x, torch.Tensor) else list(x)
+        if coarse is None or expand.records_grad(parts, coarse) or squeeze.records_grad(parts, None) or not expand.takes_phases(parts, coarse):
+            return squeeze(expand(parts, coarse))
+        b, _, h, w = parts[0].shape
+        c_in = sum(p.shape[1] for p in parts) + coarse.shape[1]
+        rows = max(2, BAND_ELEMENTS // (b * c_in * (w + 2)) // 2 * 2)  # even: bands start on a coarse row
+        coarse_padded = F.pad(coarse, (1, 1, 1, 1), mode="replicate")
+        out = torch.empty((b, squeeze.conv2d.out_channels, h, w), dtype=parts[0].dtype, device=parts[0].device,
+                          memory_format=torch.channels_last)
+        for r0 in range(0, h, rows):
+            r1 = min(h, r0 + rows)
+            out[:, :, r0:r1] = squeeze(expand.forward_rows(parts, coarse_padded, r0, r1))
+        return out
 
 
 class NestAutoEncoderNet(ImageFusionNet):

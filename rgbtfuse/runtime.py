@@ -21,7 +21,8 @@ _M_TRIM_THRESHOLD = -1
 _M_MMAP_THRESHOLD = -3
 #: blocks up to this size come from the heap. Larger ones stay mmap-ed: retaining them too saves
 #: little more time (768×576: 2.31 s vs 2.23 s per NestFuse pair) but fragments the heap
-#: (NestFuse at 1024×1024: 3.4 GB peak RSS, 4.5 GB with a 1 GiB threshold, 3.2 GB untuned)
+#: (before the decoder ran in row bands, NestFuse at 1024×1024: 3.4 GB peak RSS, 4.5 GB with a 1 GiB
+#: threshold, 3.2 GB untuned)
 MMAP_THRESHOLD = 128 << 20
 #: free heap memory above this is returned to the system; below it is kept for the next image
 TRIM_THRESHOLD = (1 << 31) - 1  # mallopt takes a C int

@@ -41,17 +41,33 @@ class ConvLayer(nn.Module):
     def forward(self, x: Parts, coarse: torch.Tensor | None = None) -> torch.Tensor:
         parts = [x] if isinstance(x, torch.Tensor) else list(x)
         conv = self.conv2d
-        inputs = [*parts, conv.weight, conv.bias] + ([] if coarse is None else [coarse])
-        if torch.is_grad_enabled() and any(t.requires_grad for t in inputs):
+        if self.records_grad(parts, coarse):
             return F.relu(conv(self.reflection_pad(_cat(parts, coarse))))
         if coarse is None:
             return F.relu_(F.conv2d(reflect_pad_cat(parts, self.pad), conv.weight, conv.bias, conv.stride))
-        h, w = parts[0].shape[-2:]
-        if conv.kernel_size != (3, 3) or conv.stride != (1, 1) or coarse.shape[-2:] != (h // 2, w // 2):
+        if not self.takes_phases(parts, coarse):
             return F.relu_(conv(self.reflection_pad(_cat(parts, coarse))))
+        return self.forward_rows(parts, F.pad(coarse, (1, 1, 1, 1), mode="replicate"), 0, parts[0].shape[-2])
+
+    def records_grad(self, parts: list[torch.Tensor], coarse: torch.Tensor | None) -> bool:
+        """Whether autograd records this layer (then the literal computation runs)."""
+        inputs = [*parts, self.conv2d.weight, self.conv2d.bias] + ([] if coarse is None else [coarse])
+        return torch.is_grad_enabled() and any(t.requires_grad for t in inputs)
+
+    def takes_phases(self, parts: list[torch.Tensor], coarse: torch.Tensor) -> bool:
+        """Whether :meth:`forward_rows` applies: a 3×3 stride-1 conv and the floor-pooled coarse size."""
+        h, w = parts[0].shape[-2:]
+        return self.conv2d.kernel_size == (3, 3) and self.conv2d.stride == (1, 1) and coarse.shape[-2:] == (h // 2, w // 2)
+
+    def forward_rows(self, parts: list[torch.Tensor], coarse_padded: torch.Tensor, r0: int, r1: int) -> torch.Tensor:
+        """Output rows ``[r0, r1)`` (``r0`` even) of ``forward(parts, coarse)``, without autograd.
+
+        ``coarse_padded`` is the coarse map replicate-padded by 1. Only the input rows these outputs
+        read are copied, so a caller looping over row bands never holds a full-size input buffer.
+        """
         fine_weight, phase_weight = self._split_weights(sum(p.shape[1] for p in parts))
-        out = F.conv2d(reflect_pad_cat(parts, 1), fine_weight, conv.bias)
-        add_phases_(out, F.conv2d(F.pad(coarse, (1, 1, 1, 1), mode="replicate"), phase_weight))
+        out = F.conv2d(reflect_pad_cat_rows(parts, r0, r1), fine_weight, self.conv2d.bias)
+        add_phases_(out, F.conv2d(coarse_padded[..., r0 // 2 : r1 // 2 + 2, :], phase_weight))
         return F.relu_(out)
 
     def _split_weights(self, fine_channels: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -101,6 +117,38 @@ def reflect_pad_cat(parts: Sequence[torch.Tensor], pad: int) -> torch.Tensor:
     for i in range(pad):
         buf[:, :, :, pad - 1 - i] = buf[:, :, :, pad + 1 + i]
         buf[:, :, :, pad + w + i] = buf[:, :, :, pad + w - 2 - i]
+    return buf
+
+
+def reflect_pad_cat_rows(parts: Sequence[torch.Tensor], r0: int, r1: int) -> torch.Tensor:
+    """Rows ``r0 .. r1 + 1`` of ``reflect_pad_cat(parts, 1)``: what a 3×3 conv needs for output rows ``[r0, r1)``.
+
+    ``parts``: ``(B, C_i, H, W)`` each → ``(B, ΣC_i, r1 - r0 + 2, W + 2)``, memory format of ``parts[0]``.
+    """
+    first = parts[0]
+    b, _, h, w = first.shape
+    if min(h, w) < 2:
+        raise ValueError(f"reflection padding 1 needs maps larger than 1 pixel, got {w}×{h}")
+    channels_last = first.is_contiguous(memory_format=torch.channels_last)
+    buf = torch.empty(
+        (b, sum(p.shape[1] for p in parts), r1 - r0 + 2, w + 2),
+        dtype=first.dtype,
+        device=first.device,
+        memory_format=torch.channels_last if channels_last else torch.contiguous_format,
+    )
+    lo, hi = max(r0 - 1, 0), min(r1 + 1, h)
+    top = lo - (r0 - 1)  # 1 at the image's first row: that padded row is reflected below
+    c0 = 0
+    for p in parts:
+        c1 = c0 + p.shape[1]
+        buf[:, c0:c1, top : top + hi - lo, 1 : w + 1] = p[:, :, lo:hi]
+        if r0 == 0:
+            buf[:, c0:c1, 0, 1 : w + 1] = p[:, :, 1]
+        if r1 == h:
+            buf[:, c0:c1, -1, 1 : w + 1] = p[:, :, h - 2]
+        c0 = c1
+    buf[:, :, :, 0] = buf[:, :, :, 2]
+    buf[:, :, :, w + 1] = buf[:, :, :, w - 1]
     return buf
 
 
