@@ -416,19 +416,34 @@ class Worker:
         self.process.join(timeout=30)
 
 
-def bench_config(name, strategy, pairs, ours: Worker, authors: Worker | None, with_repo: bool) -> dict:
+def _median_timed(repeat: int, *calls: Callable[[], tuple]) -> list[tuple[float, float, object]]:
+    """Run the calls alternately ``repeat`` times; per call the median wall and CPU ms and the first result."""
+    runs = [[call() for call in calls] for _ in range(repeat)]
+    out = []
+    for i in range(len(calls)):
+        walls, cpus = sorted(r[i][0] for r in runs), sorted(r[i][1] for r in runs)
+        out.append((walls[repeat // 2], cpus[repeat // 2], runs[0][i][2]))
+    return out
+
+
+def bench_config(name, strategy, pairs, ours: Worker, authors: Worker | None, with_repo: bool, repeat: int) -> dict:
     rows = []
     for ir_path, vis_path in pairs:
-        ours_ms, ours_cpu, mine = ours("ours", name, strategy, ir_path, vis_path)
+        calls = [functools.partial(ours, "ours", name, strategy, ir_path, vis_path)]
+        if authors is not None:
+            calls.append(functools.partial(authors, "authors", name, strategy, ir_path, vis_path))
+            if with_repo:
+                calls.append(functools.partial(authors, "repo", name, strategy, ir_path, vis_path))
+        (ours_ms, ours_cpu, mine), *others = _median_timed(repeat, *calls)
         row = {"pair": ir_path.name, "size": "x".join(map(str, mine.shape[::-1])), "ours_ms": round(ours_ms, 1),
                "ours_cpu_ms": round(ours_cpu, 1)}
         if authors is not None:
-            ref_ms, ref_cpu, ref = authors("authors", name, strategy, ir_path, vis_path)
+            ref_ms, ref_cpu, ref = others[0]
             diff = np.abs(mine.astype(np.int16) - ref.astype(np.int16))
             row.update(authors_procedure_ms=round(ref_ms, 1), authors_procedure_cpu_ms=round(ref_cpu, 1),
                        max_abs_diff=int(diff.max()), identical_fraction=round(float((diff == 0).mean()), 6))
             if with_repo:
-                repo_ms, repo_cpu, _ = authors("repo", name, strategy, ir_path, vis_path)
+                repo_ms, repo_cpu, _ = others[1]
                 row.update(authors_repo_ms=round(repo_ms, 1), authors_repo_cpu_ms=round(repo_cpu, 1))
         rows.append(row)
 
@@ -451,7 +466,7 @@ def bench_config(name, strategy, pairs, ours: Worker, authors: Worker | None, wi
     return result
 
 
-def bench_nuclear_pooling(pairs, ours: Worker, authors: Worker) -> dict:
+def bench_nuclear_pooling(pairs, ours: Worker, authors: Worker, repeat: int) -> dict:
     """NestFuse's nuclear-norm channel pooling alone, on the encoder features of every pair.
 
     Authors: one ``svd`` per channel map of batch item 0 (their ``nuclear_pooling``); ours:
@@ -460,8 +475,11 @@ def bench_nuclear_pooling(pairs, ours: Worker, authors: Worker) -> dict:
     """
     rows = []
     for ir_path, vis_path in pairs:
-        ours_ms, ours_cpu, mine = ours("pool_ours", "nestfuse", "attention_nuclear", ir_path, vis_path)
-        ref_ms, ref_cpu, ref = authors("pool_authors", "nestfuse", "attention_nuclear", ir_path, vis_path)
+        (ours_ms, ours_cpu, mine), (ref_ms, ref_cpu, ref) = _median_timed(
+            repeat,
+            functools.partial(ours, "pool_ours", "nestfuse", "attention_nuclear", ir_path, vis_path),
+            functools.partial(authors, "pool_authors", "nestfuse", "attention_nuclear", ir_path, vis_path),
+        )
         rel = max(float((np.abs(a - b) / np.maximum(np.abs(b), 1e-12)).max()) for a, b in zip(mine, ref))
         rows.append({"pair": ir_path.name, "ours_ms": round(ours_ms, 1), "authors_ms": round(ref_ms, 1),
                      "ours_cpu_ms": round(ours_cpu, 1), "authors_cpu_ms": round(ref_cpu, 1), "max_rel_diff": rel})
@@ -502,6 +520,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="shipped: ours as the rgbtfuse command runs (rgbtfuse.runtime.retain_freed_memory), the "
                         "authors' code with the C library's defaults, as their scripts run; default: both with the "
                         "defaults; retain: both retaining freed memory")
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="timed runs per pair and side, alternating ours/authors; the median is reported (default 3)")
     parser.add_argument("--busy", type=int, default=0, metavar="N",
                         help="keep N busy-looping processes running during the measurement (a shared, loaded machine)")
     args = parser.parse_args(argv)
@@ -545,12 +565,12 @@ def main(argv: list[str] | None = None) -> int:
                 ours("ours", name, strategy, *pairs[0])
                 if authors is not None:
                     authors("authors", name, strategy, *pairs[0])
-                results.append(bench_config(name, strategy, pairs, ours, authors, name in repos))
+                results.append(bench_config(name, strategy, pairs, ours, authors, name in repos, args.repeat))
                 r = results[-1]
                 print(f"{name} {strategy or ''}: {r.get('speedup', '-')}x wall, {r.get('speedup_cpu', '-')}x CPU", file=sys.stderr)
         nuclear = None
         if "nestfuse" in models and (not wanted or "attention_nuclear" in wanted) and authors is not None:
-            nuclear = bench_nuclear_pooling(pairs, ours, authors)
+            nuclear = bench_nuclear_pooling(pairs, ours, authors, args.repeat)
             print(f"nuclear-norm pooling alone: {nuclear['speedup']}x wall, {nuclear['speedup_cpu']}x CPU", file=sys.stderr)
     finally:
         ours.close()
@@ -561,7 +581,7 @@ def main(argv: list[str] | None = None) -> int:
 
     report = {
         "benchmark": "fusion_speed", "data": str(data), "pairs": len(pairs), "device": "cpu",
-        "threads": args.threads or torch.get_num_threads(), "torch": torch.__version__, "python": platform.python_version(),
+        "threads": args.threads or torch.get_num_threads(), "repeat": args.repeat, "torch": torch.__version__, "python": platform.python_version(),
         "machine": platform.processor() or platform.machine(),
         "busy_processes": args.busy, "load_average": [round(v, 2) for v in os.getloadavg()],
         "allocator": {"mode": args.allocator, "ours_retains_freed_memory": ours_retain,

@@ -16,7 +16,7 @@ def test_fusion_speed_reports_both_sides_and_equal_outputs(shared):
     shared("data/fusion/tno40/ir/5.png")
     out = subprocess.run(
         [sys.executable, str(REPO_ROOT / "benchmarks" / "fusion_speed.py"), "--only", "5.png", "--threads", "2",
-         "--models", "nestfuse,didfuse", "--strategies", "attention_nuclear,sum"],
+         "--models", "nestfuse,didfuse", "--strategies", "attention_nuclear,sum", "--repeat", "1"],
         capture_output=True, text=True, check=True, timeout=600,
     )
     report = json.loads(out.stdout)
