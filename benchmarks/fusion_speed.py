@@ -31,7 +31,7 @@ authors' split of images larger than 512 px into four overlapping quarters (chan
 the seams). ``authors_reported`` holds the per-pair times the rgbtfuse issue quotes for the authors'
 scripts on 2 CPU cores; ``--busy N`` keeps N busy-looping processes running, as on a shared machine.
 
-NestFuse and RFN-Nest use random weights (seeded; positive, normalised, see ``_averaging_weights``)
+NestFuse and RFN-Nest use random weights (seeded; positive, normalised, see ``averaging_weights``)
 unless ``--weights NAME=PATH`` is given; LRRNet and DIDFuse use the published weights in ``../shared/weights``.
 
     python benchmarks/fusion_speed.py --pairs 3
@@ -293,11 +293,11 @@ def build(name: str, strategy: str | None, weights: dict[str, Path]):
         return create_model(name, weights=weights[name], **kwargs), str(weights[name])
     torch.manual_seed(0)
     model = create_model(name, **kwargs)
-    model.load_state_dict(_averaging_weights(model.state_dict()))
+    model.load_state_dict(averaging_weights(model.state_dict()))
     return model, "random (seed 0), positive and normalised"
 
 
-def _averaging_weights(state_dict: dict) -> dict:
+def averaging_weights(state_dict: dict) -> dict:
     """Random weights that make every conv a weighted average of its inputs, on inputs scaled to [0, 1].
 
     Hui Li's nets apply a ReLU after every conv: with random signs the output is constant, and with

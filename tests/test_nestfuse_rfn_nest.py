@@ -310,27 +310,15 @@ def test_authors_split_of_large_images():
     assert not np.array_equal(whole, expected)
 
 
-def _averaging_state(keys: dict[str, list[int]], seed: int) -> dict[str, torch.Tensor]:
-    """Random positive weights that make every conv a weighted average: outputs neither vanish nor cancel."""
-    out = {}
-    for key, value in _random_state(keys, seed).items():
-        if value.dim() == 4:
-            value = value.abs() / value.abs().sum(dim=(1, 2, 3), keepdim=True)
-        elif key.endswith("bias"):
-            value = torch.zeros_like(value)
-        out[key] = value
-    out["conv0.conv2d.weight"] = out["conv0.conv2d.weight"] / 255
-    return out
-
-
 @pytest.mark.parametrize("name", ["nestfuse", "rfn_nest"])
 def test_decoder_row_bands_change_nothing(monkeypatch, name):
     """Decoder nodes run in row bands without autograd (bounded memory): the same output, odd heights included."""
+    from benchmarks.fusion_speed import averaging_weights  # positive weights: outputs neither vanish nor cancel
     from image_fusion import nest
 
     keys = KEYS["nestfuse_1e2"] if name == "nestfuse" else {**KEYS["rfn_nest_autoencoder"], **KEYS["rfn_nest_rfn"]}
     model = create_model(name)
-    model.load_state_dict(_averaging_state(keys, 13))
+    model.load_state_dict(averaging_weights(_random_state(keys, 13)))
     ir, vi = _images(45, 38, seed=14)
     with torch.inference_mode():
         whole = model(ir, vi)
