@@ -6,6 +6,7 @@ so real-data tests can never silently skip in CI.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from pathlib import Path
 
@@ -24,6 +25,15 @@ def shared_path(relative: str) -> Path:
             pytest.fail(reason + " — CI=true requires it")
         pytest.skip(reason)
     return path
+
+
+def require_vot_toolkit() -> None:
+    """Skip when the VOT toolkit or TraX is not installed (fail instead under ``CI=true``)."""
+    if importlib.util.find_spec("vot") is None or importlib.util.find_spec("trax") is None:
+        reason = "the VOT toolkit is not installed (pip install 'rgbtfuse[vot]')"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(reason + " — CI=true requires it")
+        pytest.skip(reason)
 
 
 @pytest.fixture

@@ -3,9 +3,7 @@ with the embedded demo model as a tracker."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import os
 
 import pytest
 
@@ -14,17 +12,14 @@ from rgbtfuse.data import load_sequence
 from rgbtfuse.data.synthetic import write_vot_sequence
 from rgbtfuse.data.vot_writer import write_list
 from rgbtfuse.demo import FUSION_WEIGHTS, MODEL_CONFIG, demo_scene
+from tests.conftest import require_vot_toolkit
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(autouse=True)
 def vot_toolkit():
-    if importlib.util.find_spec("vot") is None or importlib.util.find_spec("trax") is None:
-        reason = "the VOT toolkit is not installed (pip install 'rgbtfuse[vot]')"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(reason + " — CI=true requires it")
-        pytest.skip(reason)
+    require_vot_toolkit()
 
 
 def test_generated_scene_passes_rgbtfuse_vot(tmp_path):

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
 import re
 import sys
 from pathlib import Path
@@ -19,7 +18,7 @@ import pytest
 from rgbtfuse.cli import main
 from rgbtfuse.data.vot_writer import write_list, write_vot_sequence
 from rgbtfuse.errors import VotError
-from tests.conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT, require_vot_toolkit
 from trackers.vot.run import run_workspace
 from vot_synth import make_sequence
 
@@ -28,11 +27,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module", autouse=True)
 def vot_toolkit():
-    if importlib.util.find_spec("vot") is None or importlib.util.find_spec("trax") is None:
-        reason = "the VOT toolkit is not installed (pip install 'rgbtfuse[vot]')"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(reason + " — CI=true requires it")
-        pytest.skip(reason)
+    require_vot_toolkit()
 
 
 def synthetic_dataset(root: Path, count: int, frames: int = 60) -> Path:
