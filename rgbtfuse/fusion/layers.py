@@ -89,7 +89,7 @@ def _cat(parts: list[torch.Tensor], coarse: torch.Tensor | None) -> torch.Tensor
 
 
 def reflect_pad_cat(parts: Sequence[torch.Tensor], pad: int) -> torch.Tensor:
-    """``F.pad(torch.cat(parts, 1), [pad] * 4, mode="reflect")`` written once into one buffer.
+    """``F.pad(torch.cat(parts, 1), [pad] * 4, mode="reflect")``, written once into one buffer for ``pad`` 1.
 
     ``parts``: ``(B, C_i, H, W)`` each → ``(B, ΣC_i, H + 2 pad, W + 2 pad)``, in the memory format
     of ``parts[0]`` (channels-last stays channels-last).
@@ -97,27 +97,13 @@ def reflect_pad_cat(parts: Sequence[torch.Tensor], pad: int) -> torch.Tensor:
     first = parts[0]
     if pad == 0:
         return first if len(parts) == 1 else torch.cat(list(parts), 1)
-    b, _, h, w = first.shape
+    h, w = first.shape[-2:]
     if pad >= min(h, w):
         raise ValueError(f"reflection padding {pad} needs maps larger than {pad} pixels, got {w}×{h}")
-    channels_last = first.is_contiguous(memory_format=torch.channels_last)
-    buf = torch.empty(
-        (b, sum(p.shape[1] for p in parts), h + 2 * pad, w + 2 * pad),
-        dtype=first.dtype,
-        device=first.device,
-        memory_format=torch.channels_last if channels_last else torch.contiguous_format,
-    )
-    c0 = 0
-    for p in parts:
-        buf[:, c0 : c0 + p.shape[1], pad : pad + h, pad : pad + w] = p
-        c0 += p.shape[1]
-    for i in range(pad):  # rows first (inside the columns), then whole columns: corners reflect both ways
-        buf[:, :, pad - 1 - i, pad : pad + w] = buf[:, :, pad + 1 + i, pad : pad + w]
-        buf[:, :, pad + h + i, pad : pad + w] = buf[:, :, pad + h - 2 - i, pad : pad + w]
-    for i in range(pad):
-        buf[:, :, :, pad - 1 - i] = buf[:, :, :, pad + 1 + i]
-        buf[:, :, :, pad + w + i] = buf[:, :, :, pad + w - 2 - i]
-    return buf
+    if pad == 1:  # every 3×3 layer of these nets
+        return reflect_pad_cat_rows(parts, 0, h)
+    fmt = torch.channels_last if first.is_contiguous(memory_format=torch.channels_last) else torch.contiguous_format
+    return F.pad(torch.cat(list(parts), 1), (pad,) * 4, mode="reflect").contiguous(memory_format=fmt)
 
 
 def reflect_pad_cat_rows(parts: Sequence[torch.Tensor], r0: int, r1: int) -> torch.Tensor:
