@@ -50,7 +50,8 @@ class NestBlock(nn.Module):
     def forward(self, x: torch.Tensor | list[torch.Tensor], coarse: torch.Tensor | None = None) -> torch.Tensor:
         expand, squeeze = self.denseblock
         parts = [x] if isinstance(x, torch.Tensor) else list(x)
-        if coarse is None or expand.records_grad(parts, coarse) or squeeze.records_grad(parts, None) or not expand.takes_phases(parts, coarse):
+        grad = expand.records_grad(parts, coarse) or squeeze.records_grad([], None)  # inputs, or either conv's weights
+        if coarse is None or grad or not expand.takes_phases(parts, coarse):
             return squeeze(expand(parts, coarse))
         b, _, h, w = parts[0].shape
         c_in = sum(p.shape[1] for p in parts) + coarse.shape[1]
