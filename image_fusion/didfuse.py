@@ -61,8 +61,10 @@ class _Stage(nn.Module):
             return layers(torch.cat(inputs, 1))
         *pad, conv, bn, act = layers
         scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
-        weight = conv.weight * scale[:, None, None, None]
         bias = (conv.bias - bn.running_mean) * scale + bn.bias
+        if isinstance(act, nn.Tanh):  # tanh(x) = 2·sigmoid(2x) − 1: the 2x comes free with the weights
+            scale, bias = 2 * scale, 2 * bias
+        weight = conv.weight * scale[:, None, None, None]
         weights = weight.split([x.shape[1] for x in inputs], 1)
         if pad and conv.in_channels <= FEW_CHANNELS:  # reflect-padded first layer
             return _activate_(act, conv_from_few(inputs[0], weight, bias, channels_last=True))
@@ -83,12 +85,14 @@ def _cl(weight: torch.Tensor) -> torch.Tensor:
 
 
 def _activate_(act: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    """``act(x)`` computed in place (a fresh large output costs as much as the arithmetic)."""
+    """``act(x)`` computed in place (a fresh large output costs as much as the arithmetic); for
+    ``nn.Tanh``, ``x`` is twice the pre-activation."""
     if isinstance(act, nn.PReLU) and act.weight.numel() == 1:
         return F.leaky_relu_(x, float(act.weight))  # single-slope PReLU is leaky ReLU
     if isinstance(act, nn.Tanh):
-        # tanh(x) = 2·sigmoid(2x) − 1: ~3× faster than torch's vectorised tanh on CPU, within 2e-7
-        return x.mul_(2).sigmoid_().mul_(2).sub_(1)
+        # x holds 2·(pre-activation) (see forward): tanh = 2·sigmoid(2x) − 1, ~3× faster than torch's
+        # vectorised tanh on CPU, within 2e-7; lerp(s, 1, −1) = 2s − 1 in one pass
+        return x.sigmoid_().lerp_(x.new_ones(()), -1.0)
     if isinstance(act, nn.Sigmoid):
         return x.sigmoid_()
     return act(x)

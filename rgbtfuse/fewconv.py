@@ -62,7 +62,8 @@ def conv_to_few(z: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> to
     c_out = weight.shape[0]
     wmat = weight.permute(0, 2, 3, 1).reshape(c_out * k * k, k_in)
     if z.stride(1) == 1 and z.stride(3) == k_in and z.stride(2) == w * k_in:  # channels-last
-        taps = torch.matmul(z.permute(0, 2, 3, 1).reshape(b, h * w, k_in), wmat.t()).transpose(1, 2)
+        # as a 1×1 conv: oneDNN's channels-last kernel is ~3× faster here than a GEMM with k² columns
+        taps = F.conv2d(z, wmat[:, :, None, None].contiguous(memory_format=torch.channels_last)).contiguous()
     else:
         planes = z if (z.stride(3) == 1 and z.stride(2) == w and z.stride(1) == h * w) else z.contiguous()
         taps = torch.matmul(wmat, planes.flatten(2))
