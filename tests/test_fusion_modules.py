@@ -253,6 +253,25 @@ def test_nuclear_norm_fast_path_matches_svd_loop_on_rank_deficient_maps():
     assert ((grad_path - ref).abs() / ref).max() < 1e-12
 
 
+def test_nuclear_norm_fast_path_same_over_threads_and_groups(monkeypatch):
+    """Maps shared out over 2 threads, several small groups each, 7 maps (uneven shares), tall maps."""
+    from rgbtfuse.fusion import functional
+
+    x = torch.rand(1, 7, 45, 31, generator=torch.Generator().manual_seed(1))
+    ref = torch.linalg.svdvals(x.double()[0] + 1e-5).sum(-1)
+    monkeypatch.setitem(functional._GROUP_ELEMENTS, "cpu", 2 * 45 * 31)
+    threads = torch.get_num_threads()
+    try:
+        for n in (1, 2):
+            torch.set_num_threads(n)
+            with torch.no_grad():
+                norms = nuclear_norm_per_channel(x.double(), offset=1e-5).flatten()
+            torch.testing.assert_close(norms, ref, rtol=1e-12, atol=0)
+            assert torch.get_num_threads() == n  # restored after the single-threaded LAPACK calls
+    finally:
+        torch.set_num_threads(threads)
+
+
 def test_nuclear_gradient_finite_on_zero_channel():
     x = torch.zeros(1, 2, 5, 6, dtype=torch.float64)
     x[0, 1] = torch.rand(5, 6, dtype=torch.float64)
