@@ -5,9 +5,9 @@ fused alternately by ``model.fuse_arrays`` (ours) and by a re-expression of the 
 procedure that runs the *same* weights but keeps what the authors' code does differently (written
 here from their code's behaviour, not copied):
 
-* NestFuse: the authors' network (reflection pad + NCHW conv + ReLU layers, ``torch.cat`` of the
-  nest inputs, nearest upsampling + reflection reshape), written from the state dict so that none of
-  our layers run; channel attention with ``repeat``-ed weight maps and the spatial softmax computed
+* NestFuse: the authors' network (reflection pad — a copy even for 1×1 convs — + NCHW conv +
+  in-place ReLU layers, ``torch.cat`` of the nest inputs, nearest upsampling + reflection reshape),
+  written from the state dict so that none of our layers run; channel attention with ``repeat``-ed weight maps and the spatial softmax computed
   as in the paper; nuclear-norm pooling as one ``svd`` per channel of batch item 0 (U, S, V, summing S).
 * RFN-Nest: the same network with the authors' ``FusionBlock_res`` at each scale, whole image.
 * LRRNet: plain reflection-padded convolutions on the published state dict (ours runs the 1↔256
@@ -15,7 +15,8 @@ here from their code's behaviour, not copied):
   ``(B, C, H, W)`` tensor in every LISTA step, whole image at once.
 * DIDFuse: both checkpoint files re-read for every pair (the authors' ``Test_fusion``); conv,
   BatchNorm and activation as separate plain ops (ours folds BN, runs channels-last); the l1-norm
-  rule as a dense ``C×C`` box-filter convolution.
+  rule as a dense ``C×C`` box-filter convolution; the encoder maps and decoder outputs referenced
+  until the end, as theirs are (what is freed when decides the page faults, i.e. much of the time).
 
 ``--authors-repo NAME=PATH`` also times the authors' own network classes from a local checkout of
 their repository (``authors_repos.py``). ``nuclear_pooling`` times NestFuse's nuclear-norm channel
