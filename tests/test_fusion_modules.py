@@ -259,7 +259,7 @@ def test_nuclear_norm_fast_path_same_over_threads_and_groups(monkeypatch):
 
     x = torch.rand(1, 7, 45, 31, generator=torch.Generator().manual_seed(1))
     ref = torch.linalg.svdvals(x.double()[0] + 1e-5).sum(-1)
-    monkeypatch.setitem(functional._GROUP_ELEMENTS, "cpu", 2 * 45 * 31)
+    monkeypatch.setattr(functional, "_CPU_GROUP_ELEMENTS", 2 * 45 * 31)
     threads = torch.get_num_threads()
     try:
         for n in (1, 2):

@@ -40,8 +40,8 @@ def l1_activity(x: torch.Tensor, window: int = 0) -> torch.Tensor:
 
 
 #: float64 elements per Gram/eigvalsh step: on CPU a few maps (~4 MB, cache-sized), elsewhere 64 MB
-_GROUP_ELEMENTS = {"cpu": 1 << 19}
-_GROUP_ELEMENTS_DEFAULT = 1 << 23
+_CPU_GROUP_ELEMENTS = 1 << 19
+_GROUP_ELEMENTS = 1 << 23
 
 
 @contextmanager
@@ -91,16 +91,15 @@ def _gram_nuclear_norms(maps: torch.Tensor, offset: float) -> torch.Tensor:
     in thread barriers, and each thread's float64 copies stay in its cache.
     """
     n = torch.get_num_threads()
-    if maps.device.type != "cpu" or n == 1 or maps.shape[0] == 1:
-        with _single_threaded(maps.device):
-            return _gram_nuclear_norms_serial(maps, offset)
     with _single_threaded(maps.device):
+        if maps.device.type != "cpu" or n == 1 or maps.shape[0] == 1:
+            return _gram_nuclear_norms_serial(maps, offset)
         shares = _lapack_workers(n).map(functools.partial(_gram_nuclear_norms_serial, offset=offset), maps.chunk(n))
         return torch.cat(list(shares))
 
 
 def _gram_nuclear_norms_serial(maps: torch.Tensor, offset: float) -> torch.Tensor:
-    group = max(1, _GROUP_ELEMENTS.get(maps.device.type, _GROUP_ELEMENTS_DEFAULT) // maps[0].numel())
+    group = max(1, (_CPU_GROUP_ELEMENTS if maps.device.type == "cpu" else _GROUP_ELEMENTS) // maps[0].numel())
     norms = []
     for part in maps.split(group):
         m = part.double() + offset

@@ -44,9 +44,7 @@ class ResidualFusionBlock(FusionModule):
 
     def forward(self, rgb: torch.Tensor, ir: torch.Tensor) -> torch.Tensor:
         initial = self.conv_fusion([ir, rgb])  # ConvLayer concatenates its parts
-        residual = self.bottelblock[0]([self.conv_ir(ir), self.conv_vi(rgb)])
-        for conv in self.bottelblock[1:]:
-            residual = conv(residual)
+        residual = self.bottelblock([self.conv_ir(ir), self.conv_vi(rgb)])
         return initial + residual
 
 
