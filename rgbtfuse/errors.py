@@ -79,3 +79,8 @@ class WeightsError(RgbtfuseError):
 class VotError(RgbtfuseError):
     """The VOT toolkit is missing, a workspace is invalid, or a tracker crashed or timed out
     during an evaluation (the message names the toolkit's log file)."""
+
+
+class ExportError(RgbtfuseError):
+    """A model (or one of its modules, named in the message) cannot be exported to ONNX, or the
+    exported graph does not reproduce the PyTorch outputs."""
