@@ -14,9 +14,13 @@ PyTorch value; float32 kernels of onnxruntime and oneDNN sum in different orders
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import io
+import os
+import sys
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -41,8 +45,30 @@ TEMPLATE_FILE, SEARCH_FILE = "template.onnx", "search.onnx"
 OPENCV_BACKBONE, OPENCV_HEAD = "nanotrack_backbone.onnx", "nanotrack_head.onnx"
 
 
+@contextlib.contextmanager
+def _quiet_exporter() -> Iterator[None]:
+    """Silence the exporter's C++ log for the duration of one export.
+
+    torch 2.14's exporter enables its ONNX log unconditionally (``setup_onnx_logging`` tests a
+    function object for truth) and, on failure, writes the whole TorchScript graph to the
+    process's stdout/stderr; the failure itself is reported as an :class:`ExportError`.
+    """
+    saved = [os.dup(fd) for fd in (1, 2)]
+    sys.stdout.flush()
+    sys.stderr.flush()
+    with open(os.devnull, "w") as null:
+        try:
+            for fd in (1, 2):
+                os.dup2(null.fileno(), fd)
+            yield
+        finally:
+            for fd, copy_fd in zip((1, 2), saved):
+                os.dup2(copy_fd, fd)
+                os.close(copy_fd)
+
+
 def _onnx_export(module: nn.Module, args: tuple, target: Path | io.BytesIO, inputs: list[str], outputs: list[str]) -> None:
-    with warnings.catch_warnings(), torch.enable_grad():
+    with warnings.catch_warnings(), torch.enable_grad(), _quiet_exporter():
         warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation and tracer warnings
         torch.onnx.export(
             module.eval(), args, target, input_names=inputs, output_names=outputs,
@@ -74,10 +100,12 @@ def _check(path: Path, feeds: dict[str, torch.Tensor], expected: dict[str, torch
     return worst
 
 
-def _export_file(module: nn.Module, feeds: dict[str, torch.Tensor], expected: dict[str, torch.Tensor], path: Path) -> float:
+def _export_file(module: nn.Module, trace: dict[str, torch.Tensor], feeds: dict[str, torch.Tensor], expected: dict[str, torch.Tensor], path: Path) -> float:
+    """Trace ``module`` on ``trace``, check it on other inputs ``feeds`` (→ ``expected``): a value
+    the tracer could not follow would be frozen into the graph as a constant and fail the check."""
     with atomic_path(path) as tmp:
         try:
-            _onnx_export(module, tuple(feeds.values()), tmp, list(feeds), list(expected))
+            _onnx_export(module, tuple(trace.values()), tmp, list(trace), list(expected))
         except Exception as exc:  # the exporter raises many types; report it as the project's error
             raise ExportError(f"{path.name}: the ONNX exporter failed: {_first_line(exc)}") from exc
         return _check(tmp, feeds, expected)
@@ -88,7 +116,7 @@ def _first_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text[0] if text else ''}"
 
 
-def _probe_fusion(model: SiameseRGBT, run: Any) -> None:
+def _probe_fusion(model: SiameseRGBT, name: str, run: Any) -> None:
     """Export each fusion module alone on the inputs it sees in ``run()``; name the one that fails."""
     if model.fusion is None or model.mode != "fused":
         return
@@ -100,17 +128,28 @@ def _probe_fusion(model: SiameseRGBT, run: Any) -> None:
         for h in hooks:
             h.remove()
     for i, module in enumerate(model.fusion.scales):
-        args = tuple(a.detach() for a in seen[i])
+        args = tuple(a.detach().clone().requires_grad_(True) for a in seen[i])  # as in the branch trace
         try:
             _onnx_export(module, args, io.BytesIO(), ["rgb", "ir"], ["fused"])
         except Exception as exc:  # any exporter failure names the module
             raise ExportError(
-                f"fusion module {type(module).__name__} (scale {i}) cannot be exported to ONNX: {_first_line(exc)}"
+                f"fusion {name!r} ({type(module).__name__}, scale {i}) cannot be exported to ONNX: {_first_line(exc)}"
             ) from exc
 
 
 def _crops(names: tuple[str, ...], prefix: str, size: int, gen: torch.Generator) -> dict[str, torch.Tensor]:
     return {f"{prefix}_{m}": torch.rand(1, 3, size, size, generator=gen) * 255 for m in names}
+
+
+def _reference(template: TemplateBranch, search: SearchBranch, modalities: tuple[str, ...], track: TrackConfig, gen: torch.Generator) -> tuple[dict, ...]:
+    """Random crops ``z``, ``x`` and what the PyTorch model computes from them: ``(z, x, state, heads)``."""
+    z = _crops(modalities, "z", track.exemplar_size, gen)
+    x = _crops(modalities, "x", track.instance_size, gen)
+    with torch.no_grad():  # as the PyTorch tracker computes them
+        template(*z.values())
+        state = {k: v.clone() for k, v in template_state(template.model).items()}
+        heads = dict(zip(("cls", "loc"), (t.clone() for t in search(*x.values(), *state.values()))))
+    return z, x, state, heads
 
 
 def _io(tensors: dict[str, torch.Tensor]) -> list[dict[str, Any]]:
@@ -145,20 +184,16 @@ def export_tracker(
         p.requires_grad_(True)
     track = TrackConfig.from_dict({**TRACK_DEFAULTS.get(kind, {}), **(cfg.get("track") or {})})
     gen = torch.Generator().manual_seed(seed)
-    z = _crops(modalities, "z", track.exemplar_size, gen)
-    x = _crops(modalities, "x", track.instance_size, gen)
     template, search = TemplateBranch(model), SearchBranch(model)
-    with torch.no_grad():  # the reference: what the PyTorch tracker computes
-        template(*z.values())
-        state = {k: v.clone() for k, v in template_state(model).items()}
-        heads = dict(zip(("cls", "loc"), (t.clone() for t in search(*x.values(), *state.values()))))
-    _probe_fusion(model, lambda: (template(*z.values()), search(*x.values(), *state.values())))
+    # two sets of random crops: one traced, one to check the files on
+    (z, x, state, heads), (z2, x2, state2, heads2) = (_reference(template, search, modalities, track, gen) for _ in range(2))
+    _probe_fusion(model, (cfg.get("fusion") or {}).get("name", ""), lambda: (template(*z.values()), search(*x.values(), *state.values())))
 
     folder = Path(out)
     folder.mkdir(parents=True, exist_ok=True)
     verification = {
-        "template": _export_file(template, z, state, folder / TEMPLATE_FILE),
-        "search": _export_file(search, {**x, **state}, heads, folder / SEARCH_FILE),
+        "template": _export_file(template, z, z2, state2, folder / TEMPLATE_FILE),
+        "search": _export_file(search, {**x, **state}, {**x2, **state2}, heads2, folder / SEARCH_FILE),
     }
     manifest: dict[str, Any] = {
         "format": FORMAT,
@@ -178,7 +213,7 @@ def export_tracker(
         anchor = model.anchor_cfg
         manifest["anchor"] = {"stride": anchor.stride, "ratios": list(anchor.ratios), "scales": list(anchor.scales)}
     if kind == "nanotrack" and len(modalities) == 1:
-        verification.update(_export_opencv_pair(model, z, x, state, heads, folder))
+        verification.update(_export_opencv_pair(model, (x, state), (x2, state2, heads2), folder))
         manifest["opencv"] = {"backbone": OPENCV_BACKBONE, "neckhead": OPENCV_HEAD}
     files = [TEMPLATE_FILE, SEARCH_FILE] + list((manifest.get("opencv") or {}).values())
     manifest["files"] = {name: file_entry(folder / name) for name in files}
@@ -197,17 +232,17 @@ class _Head(nn.Module):
         return out["cls"], out["loc"]
 
 
-def _export_opencv_pair(
-    model: SiameseRGBT, z: dict, x: dict, state: dict, heads: dict, folder: Path
-) -> dict[str, float]:
+def _export_opencv_pair(model: SiameseRGBT, trace: tuple[dict, dict], check: tuple[dict, dict, dict], folder: Path) -> dict[str, float]:
     """``cv2.TrackerNano``'s backbone/neckhead split of a single-modality NanoTrack."""
     backbone = model.backbone_ir if model.mode == "ir" and model.backbone_ir is not None else model.backbone
-    (crop,) = x.values()
+    (crop,), (crop2,) = trace[0].values(), check[0].values()
     with torch.no_grad():
-        xf = backbone(crop)
+        xf, xf2 = backbone(crop), backbone(crop2)
+    state, (state2, heads2) = trace[1], check[1:]
     return {
-        "opencv_backbone": _export_file(backbone, {"input": crop}, {"output": xf}, folder / OPENCV_BACKBONE),
+        "opencv_backbone": _export_file(backbone, {"input": crop}, {"input": crop2}, {"output": xf2}, folder / OPENCV_BACKBONE),
         "opencv_head": _export_file(
-            _Head(model), {"input1": state["zf"], "input2": xf}, {"output1": heads["cls"], "output2": heads["loc"]}, folder / OPENCV_HEAD
+            _Head(model), {"input1": state["zf"], "input2": xf}, {"input1": state2["zf"], "input2": xf2},
+            {"output1": heads2["cls"], "output2": heads2["loc"]}, folder / OPENCV_HEAD,
         ),
     }
