@@ -1,0 +1,224 @@
+"""ONNX export and the onnxruntime backend: parity with PyTorch, cv2.TrackerNano, bad input."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+pytest.importorskip("onnxruntime", reason="pip install 'rgbtfuse[onnx]'")
+
+from deploy_helpers import NANO_V2, REPO, seeded_fusion_weights, seeded_pysot_weights, track_side_by_side  # noqa: E402
+from rgbtfuse.cli import main  # noqa: E402
+from rgbtfuse.data import load_sequence  # noqa: E402
+from rgbtfuse.errors import ExportError, WeightsError  # noqa: E402
+from trackers.deploy.export import export_tracker  # noqa: E402
+from trackers.deploy.runtime import OnnxSiameseModel, build_onnx_tracker  # noqa: E402
+from trackers.models.builder import build_model, build_tracker  # noqa: E402
+from trackers.tracker.crop import to_tensor  # noqa: E402
+
+# float32 kernels of onnxruntime and oneDNN sum in different orders: ~1e-6 relative measured,
+# the issue's bound is 1e-4 relative (to the largest PyTorch value of each output)
+REL = 1e-4
+# boxes of two float32 implementations of one network; the issue's bound
+PX = 0.5
+
+
+def _rel(a: torch.Tensor, b: torch.Tensor) -> float:
+    return float((a - b).abs().max() / b.abs().max())
+
+
+def _check_random_crops(folder, config, weights, fusion_weights=None, mode=None, seed=7) -> None:
+    """Runtime outputs vs the PyTorch model on crops the export never saw."""
+    onnx_model = OnnxSiameseModel(folder, device="cpu", threads=1)
+    model = build_model(config, weights, fusion_weights, mode)
+    rng = np.random.default_rng(seed)
+    manifest = onnx_model.manifest
+    e, i = manifest["track"]["exemplar_size"], manifest["track"]["instance_size"]
+    crops = {k: to_tensor(rng.integers(0, 256, (s, s, 3), dtype=np.uint8)) for k, s in (("zr", e), ("zi", e), ("xr", i), ("xi", i))}
+    use_rgb, use_ir = model.mode in ("rgb", "fused"), model.mode in ("ir", "fused")
+    z = (crops["zr"] if use_rgb else None, crops["zi"] if use_ir else None)
+    x = (crops["xr"] if use_rgb else None, crops["xi"] if use_ir else None)
+    with torch.no_grad():
+        model.template(*z)
+        ref = model.track(*x)
+    onnx_model.template(*z)
+    got = onnx_model.track(*x)
+    assert set(got) == set(ref)
+    for k in ref:
+        assert _rel(got[k], ref[k]) <= REL, k
+
+
+@pytest.fixture(scope="module")
+def v2_exports(tmp_path_factory):
+    """Exported NanoTrack v2 folders: rgb, fused l1, fused rfn (seeded initial weights)."""
+    from conftest import shared_path
+
+    weights = shared_path(NANO_V2)
+    root = tmp_path_factory.mktemp("v2")
+    rfn_cfg = REPO / "experiments/nanotrack_v2_rfn.yaml"
+    rfn_weights = seeded_fusion_weights(rfn_cfg, weights, root / "rfn_seeded.pth")
+    cases = {
+        "rgb": (REPO / "experiments/nanotrack_v2.yaml", None, "rgb"),
+        "l1": (REPO / "experiments/nanotrack_v2_l1.yaml", None, "fused"),
+        "rfn": (rfn_cfg, rfn_weights, "fused"),
+    }
+    out = {}
+    for name, (cfg, fw, mode) in cases.items():
+        export_tracker(cfg, weights, root / name, fusion_weights=fw, mode=mode)
+        out[name] = (root / name, cfg, weights, fw, mode)
+    return out
+
+
+@pytest.mark.parametrize("case", ["rgb", "l1", "rfn"])
+def test_nanotrack_v2_export_equals_pytorch_on_random_crops(v2_exports, case):
+    folder, cfg, weights, fw, mode = v2_exports[case]
+    _check_random_crops(folder, cfg, weights, fw, mode)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["opset"] >= 17 and manifest["mode"] == mode
+    assert manifest["track"]["stride"] == 16 and manifest["track"]["penalty_k"] == pytest.approx(0.15)
+    names = [i["name"] for i in manifest["branches"]["search"]["inputs"]]
+    assert names == (["x_rgb"] if mode == "rgb" else ["x_rgb", "x_ir"]) + ["zf"]
+    assert all(v <= REL for v in manifest["verification"].values())
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", ["rgb", "l1", "rfn"])
+def test_nanotrack_v2_onnxruntime_tracks_bus1_as_pytorch(v2_exports, shared, case):
+    folder, cfg, weights, fw, mode = v2_exports[case]
+    seq = load_sequence(shared("data/rgbt/vtuav_bus1"))
+    pytorch = build_tracker(cfg, weights, fw, mode, device="cpu")
+    onnx = build_onnx_tracker(folder, mode=mode, device="cpu", threads=1)
+    ref, got = track_side_by_side([pytorch, onnx], seq, range(len(seq)), tuple(seq.boxes[0]), mode)
+    assert len(ref) == len(seq) - 1
+    assert np.abs(ref - got).max() < PX
+
+
+@pytest.mark.slow
+def test_rgb_export_runs_in_cv2_tracker_nano_as_the_published_pair(v2_exports, shared):
+    if not hasattr(cv2, "TrackerNano_create"):
+        pytest.skip("this OpenCV has no TrackerNano")
+    folder = v2_exports["rgb"][0]
+    manifest = json.loads((folder / "manifest.json").read_text())
+    published = shared("weights/nanotrack/nanotrackv2")
+    pairs = [
+        (published / "nanotrack_backbone_sim.onnx", published / "nanotrack_head_sim.onnx"),
+        (folder / manifest["opencv"]["backbone"], folder / manifest["opencv"]["neckhead"]),
+    ]
+    seq = load_sequence(shared("data/rgbt/vtuav_bus1"))
+    runs = []
+    for backbone, head in pairs:
+        params = cv2.TrackerNano_Params()
+        params.backbone, params.neckhead = str(backbone), str(head)
+        tracker = cv2.TrackerNano_create(params)
+        boxes = []
+        for i in range(len(seq)):
+            frame = cv2.imread(str(seq.rgb_frames[i]))
+            if i == 0:
+                tracker.init(frame, tuple(int(v) for v in seq.boxes[0]))
+            else:
+                ok, box = tracker.update(frame)
+                assert ok
+                boxes.append(box)
+        runs.append(np.asarray(boxes, float))
+    assert len(runs[0]) == len(seq) - 1
+    assert np.abs(runs[0] - runs[1]).max() < PX
+
+
+def test_opencv_pair_has_the_published_inputs_and_outputs(v2_exports, shared):
+    onnx = pytest.importorskip("onnx")
+    folder = v2_exports["rgb"][0]
+    published = shared("weights/nanotrack/nanotrackv2")
+
+    def io(path):
+        g = onnx.load(str(path)).graph
+        return [(v.name, [d.dim_value for d in v.type.tensor_type.shape.dim]) for v in (*g.input, *g.output)]
+
+    assert io(folder / "nanotrack_backbone.onnx") == io(published / "nanotrack_backbone_sim.onnx")
+    assert io(folder / "nanotrack_head.onnx") == io(published / "nanotrack_head_sim.onnx")
+
+
+@pytest.mark.parametrize("version", ["v1", "v3"])
+def test_nanotrack_v1_v3_export_equals_pytorch(tmp_path, shared, version):
+    weights = shared(f"weights/nanotrack/pretrained/nanotrack{version}.pth")
+    cfg = REPO / f"experiments/nanotrack_{version}.yaml"
+    export_tracker(cfg, weights, tmp_path)
+    _check_random_crops(tmp_path, cfg, weights)
+
+
+@pytest.mark.slow
+def test_siamrpn_mobilev2_fused_export_tracks_bus1_as_pytorch(tmp_path, shared):
+    cfg = REPO / "experiments/siamrpn_mobilev2_l234_l1.yaml"
+    weights = seeded_pysot_weights("siamrpn_mobilev2_l234_dwxcorr", tmp_path / "model.pth")
+    manifest = export_tracker(cfg, weights, tmp_path / "onnx")
+    assert [o["name"] for o in manifest["branches"]["template"]["outputs"]] == [
+        f"{h}_kernel{lvl}" for lvl in (2, 3, 4) for h in ("cls", "loc")
+    ]
+    _check_random_crops(tmp_path / "onnx", cfg, weights)
+    seq = load_sequence(shared("data/rgbt/vtuav_bus1"))
+    pytorch = build_tracker(cfg, weights, device="cpu")
+    onnx = build_onnx_tracker(tmp_path / "onnx", device="cpu", threads=1)
+    ref, got = track_side_by_side([pytorch, onnx], seq, range(len(seq)), tuple(seq.boxes[0]), "fused")
+    assert np.abs(ref - got).max() < PX
+
+
+@pytest.mark.slow
+def test_siamrpn_r50_export_equals_pytorch(tmp_path):
+    cfg = REPO / "experiments/siamrpn_r50_l234_add.yaml"
+    weights = seeded_pysot_weights("siamrpn_r50_l234_dwxcorr", tmp_path / "model.pth")
+    export_tracker(cfg, weights, tmp_path / "onnx")
+    _check_random_crops(tmp_path / "onnx", cfg, weights)
+
+
+@pytest.mark.parametrize("fusion", ["nuclear", "sca_nuclear"])
+def test_non_exportable_fusion_is_named(tmp_path, fusion):
+    cfg = {
+        "model": {"type": "nanotrack", "backbone": {"type": "mobilenetv3_small"}, "head": {"type": "ban_v2", "in_channels": 48}},
+        "fusion": {"name": "nuclear"} if fusion == "nuclear" else {"name": "sca", "pooling": "nuclear"},
+    }
+    with pytest.raises(ExportError, match=r"fusion '(nuclear|sca)' \((NuclearNormFusion|SpatialChannelAttentionFusion).*svdvals"):
+        export_tracker(cfg, None, tmp_path)
+    assert not (tmp_path / "manifest.json").exists()
+
+
+def test_model_folder_with_missing_or_altered_file_is_refused(v2_exports, tmp_path):
+    folder = tmp_path / "m"
+    shutil.copytree(v2_exports["l1"][0], folder)
+    OnnxSiameseModel(folder, device="cpu")  # intact
+    data = bytearray((folder / "search.onnx").read_bytes())
+    data[-1] ^= 1
+    (folder / "search.onnx").write_bytes(bytes(data))
+    with pytest.raises(WeightsError, match=r"search\.onnx: sha256 .* altered"):
+        OnnxSiameseModel(folder, device="cpu")
+    (folder / "search.onnx").unlink()
+    with pytest.raises(WeightsError, match=r"search\.onnx: listed in manifest\.json but missing"):
+        build_onnx_tracker(folder)
+    (folder / "manifest.json").write_text("{not json")
+    with pytest.raises(WeightsError, match=r"manifest\.json: not valid JSON"):
+        build_onnx_tracker(folder)
+    (folder / "manifest.json").unlink()
+    with pytest.raises(WeightsError, match=r"manifest\.json: not found"):
+        build_onnx_tracker(folder)
+
+
+def test_mode_must_match_the_export(v2_exports):
+    with pytest.raises(Exception, match="exported for mode 'rgb'"):
+        build_onnx_tracker(v2_exports["rgb"][0], mode="fused")
+
+
+def test_export_command(tmp_path, shared, capsys):
+    weights = shared(NANO_V2)
+    code = main(["export", "--config", str(REPO / "experiments/nanotrack_v2.yaml"), "--weights", str(weights), "--out", str(tmp_path)])
+    assert code == 0
+    assert "nanotrack [rgb] exported" in capsys.readouterr().out
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "manifest.json", "nanotrack_backbone.onnx", "nanotrack_head.onnx", "search.onnx", "template.onnx",
+    ]
+    bad = tmp_path / "bad.yaml"
+    bad.write_text((REPO / "experiments/nanotrack_v2_l1.yaml").read_text().replace("name: l1", "name: nuclear").replace("window: 1", ""))
+    assert main(["export", "--config", str(bad), "--weights", str(weights), "--out", str(tmp_path / "x")]) == 1
+    assert "fusion 'nuclear' (NuclearNormFusion, scale 0) cannot be exported" in capsys.readouterr().err
