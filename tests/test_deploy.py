@@ -222,3 +222,29 @@ def test_export_command(tmp_path, shared, capsys):
     bad.write_text((REPO / "experiments/nanotrack_v2_l1.yaml").read_text().replace("name: l1", "name: nuclear").replace("window: 1", ""))
     assert main(["export", "--config", str(bad), "--weights", str(weights), "--out", str(tmp_path / "x")]) == 1
     assert "fusion 'nuclear' (NuclearNormFusion, scale 0) cannot be exported" in capsys.readouterr().err
+
+
+def test_trax_server_runs_an_exported_model(v2_exports, tmp_path):
+    from tests.test_vot_trax import Session, require_trax
+    from rgbtfuse.data.vot_writer import write_vot_sequence
+    from trackers.vot.frame_trackers import load_onnx_tracker
+    from vot_synth import make_sequence
+
+    require_trax()
+    from trax.region import Rectangle
+
+    seq = make_sequence(tmp_path / "raw", "seq", frames=6)
+    folder = write_vot_sequence(seq, tmp_path / "vot", anchor_every=3)
+    frames = [{"color": folder / "color" / f"{i:08d}.png", "ir": folder / "ir" / f"{i:08d}.png"} for i in range(1, 7)]
+    model = v2_exports["l1"][0]
+    local = load_onnx_tracker(model, device="cpu")
+    box = tuple(float(v) for v in seq.boxes[0])
+    local.init(frames[0], box)
+    expected = [local.track(f)[0] for f in frames[1:]]
+    s = Session("--model", str(model), "--device", "cpu")
+    assert s.client.channels == ["color", "ir"]
+    s.init(frames[0], Rectangle.create(*box))
+    got = [s.frame(f)[0].bounds() for f in frames[1:]]
+    assert s.close() == 0
+    # the TraX reply carries the box as float32 values
+    assert np.abs(np.asarray(got) - np.asarray(expected)).max() < 1e-3

@@ -134,3 +134,11 @@ def load_experiment_tracker(config: str | Path, weights: str | None = None, fusi
 
     tracker = build_tracker(path, weights=weights, fusion_weights=fusion_weights, mode=mode, device=device)
     return SiameseFrameTracker(tracker, name=path.stem)
+
+
+def load_onnx_tracker(model: str | Path, mode: str | None = None, device: str = "auto") -> SiameseFrameTracker:
+    """The tracker of an exported model folder (``rgbtfuse export``), run by onnxruntime."""
+    from trackers.deploy.runtime import build_onnx_tracker
+
+    path = Path(model)
+    return SiameseFrameTracker(build_onnx_tracker(path, mode=mode, device=device), name=path.name)

@@ -1,6 +1,7 @@
 """TraX server (vot-trax 4) running any experiment yaml or a built-in test tracker.
 
     python -m trackers.vot.trax_server --config experiments/nanotrack_v2_add.yaml --weights W.pth
+    python -m trackers.vot.trax_server --model runs/nanotrack_v2_l1_onnx   # rgbtfuse export output (onnxruntime)
     python -m trackers.vot.trax_server --builtin oracle
 
 The model is built once per process; every ``initialize`` request re-initialises the same
@@ -22,7 +23,7 @@ from pathlib import Path
 
 from rgbtfuse.errors import RgbtfuseError
 from rgbtfuse.runtime import retain_freed_memory
-from trackers.vot.frame_trackers import BUILTIN, CHANNELS_BY_MODE, FrameTracker, load_experiment_tracker
+from trackers.vot.frame_trackers import BUILTIN, CHANNELS_BY_MODE, FrameTracker, load_experiment_tracker, load_onnx_tracker
 from trackers.vot.regions import Box, RegionError, checked_box, polygon_to_box
 
 
@@ -83,6 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m trackers.vot.trax_server", description=__doc__.split("\n\n")[0])
     which = parser.add_mutually_exclusive_group(required=True)
     which.add_argument("--config", type=Path, help="experiment yaml (built with trackers.models.builder.build_tracker)")
+    which.add_argument("--model", type=Path, help="exported model folder (rgbtfuse export), run by onnxruntime")
     which.add_argument("--builtin", choices=sorted(BUILTIN), help="a test tracker: ground-truth oracle or static box")
     parser.add_argument("--weights", help="tracker checkpoint (overrides the yaml)")
     parser.add_argument("--fusion-weights", help="fusion-module checkpoint (overrides the yaml)")
@@ -99,6 +101,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.builtin:
             tracker: FrameTracker = BUILTIN[args.builtin](CHANNELS_BY_MODE[args.channels])
+        elif args.model:
+            tracker = load_onnx_tracker(args.model, args.mode, args.device)
         else:
             tracker = load_experiment_tracker(args.config, args.weights, args.fusion_weights, args.mode, args.device)
     except RgbtfuseError as exc:
