@@ -248,3 +248,20 @@ def test_trax_server_runs_an_exported_model(v2_exports, tmp_path):
     assert s.close() == 0
     # the TraX reply carries the box as float32 values
     assert np.abs(np.asarray(got) - np.asarray(expected)).max() < 1e-3
+
+
+def test_track_command_with_the_onnxruntime_backend(v2_exports, shared, tmp_path, capsys):
+    seq = shared("data/rgbt/vtuav_bus1")
+    folder, cfg, weights, _, _ = v2_exports["l1"]
+    args = ["track", "--sequence", str(seq), "--threads", "1", "--device", "cpu"]
+    assert main([*args, "--backend", "onnxruntime", "--model", str(folder), "--out", str(tmp_path / "ort")]) == 0
+    assert main([*args, "--config", str(cfg), "--weights", str(weights), "--out", str(tmp_path / "pt")]) == 0
+    capsys.readouterr()
+    ort_boxes = np.loadtxt(tmp_path / "ort/boxes.txt", delimiter=",")
+    pt_boxes = np.loadtxt(tmp_path / "pt/boxes.txt", delimiter=",")
+    assert np.isfinite(ort_boxes).all() and ort_boxes.shape == pt_boxes.shape
+    assert np.abs(ort_boxes - pt_boxes).max() < PX
+    assert json.loads((tmp_path / "ort/summary.json").read_text())["mode"] == "fused"
+    # the backends' options do not mix
+    assert main([*args, "--backend", "onnxruntime", "--config", str(cfg), "--out", str(tmp_path / "x")]) == 1
+    assert "--backend onnxruntime takes --model" in capsys.readouterr().err

@@ -16,13 +16,19 @@ from rgbtfuse.data import load_sequence
 from rgbtfuse.errors import ConfigError
 from rgbtfuse.tracking import run_sequence
 from rgbtfuse.tracking.loop import BAD_FRAME, INTERRUPTED
+from trackers.deploy.runtime import build_onnx_tracker
 from trackers.models.builder import build_tracker
 from trackers.models.siamese import MODES
 
+BACKENDS = ("pytorch", "onnxruntime")
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", required=True, help="experiment yaml (model:, fusion:, track:)")
-    parser.add_argument("--weights", required=True, help="tracker checkpoint (published RGB or RGB-T)")
+    parser.add_argument("--config", help="experiment yaml (model:, fusion:, track:); backend pytorch")
+    parser.add_argument("--weights", help="tracker checkpoint (published RGB or RGB-T); backend pytorch")
+    parser.add_argument("--backend", choices=BACKENDS, default="pytorch",
+                        help="pytorch (--config/--weights) or onnxruntime (--model: a folder written by rgbtfuse export)")
+    parser.add_argument("--model", help="exported model folder (rgbtfuse export --out); backend onnxruntime")
     parser.add_argument("--fusion-weights", help="fusion module weights (trained fusion modules)")
     parser.add_argument("--sequence", required=True, help="sequence folder (VOT, RGBT234/LasHeR, GTOT or VTUAV layout)")
     parser.add_argument("--mode", choices=MODES, help="default: fused if the experiment has fusion:, else rgb")
@@ -31,7 +37,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--init", help="initial box x,y,w,h on frame 0 (default: first ground-truth box)")
     parser.add_argument("--align", choices=("none", "resize"), default="none", help="resize IR frames to the RGB size")
     parser.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
-    parser.add_argument("--threads", type=int, help="CPU threads for PyTorch (default: PyTorch's; 1 on a busy machine)")
+    parser.add_argument("--threads", type=int, help="CPU threads for PyTorch / onnxruntime (default: theirs; 1 on a busy machine)")
     parser.add_argument("--on-bad-frame", choices=BAD_FRAME, default="error",
                         help="an unreadable frame stops the run (error) or is flagged and passed over (skip)")
 
@@ -54,7 +60,14 @@ def run(args: argparse.Namespace) -> int:
         if args.threads < 1:
             raise ConfigError(f"--threads must be at least 1, got {args.threads}")
         torch.set_num_threads(args.threads)
-    tracker = build_tracker(args.config, args.weights, args.fusion_weights, args.mode, args.device)
+    if args.backend == "onnxruntime":
+        if not args.model or args.config or args.weights or args.fusion_weights:
+            raise ConfigError("--backend onnxruntime takes --model DIR (the export holds config and weights), not --config/--weights")
+        tracker = build_onnx_tracker(args.model, args.mode, args.device, args.threads)
+    else:
+        if args.model or not (args.config and args.weights):
+            raise ConfigError("--backend pytorch takes --config and --weights (--model is for --backend onnxruntime)")
+        tracker = build_tracker(args.config, args.weights, args.fusion_weights, args.mode, args.device)
     init_box = parse_box(args.init) if args.init else None
     res, summary = run_sequence(tracker, seq, args.out, args.video, init_box, args.align, args.on_bad_frame)
     if summary["iou_frames"]:
