@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 
 import cv2
@@ -16,7 +17,8 @@ from deploy_helpers import NANO_V2, REPO, seeded_fusion_weights, seeded_pysot_we
 from rgbtfuse.cli import main  # noqa: E402
 from rgbtfuse.data import load_sequence  # noqa: E402
 from rgbtfuse.errors import ExportError, WeightsError  # noqa: E402
-from trackers.deploy.export import export_tracker  # noqa: E402
+from rgbtfuse.fusion import available_fusions, build_fusion  # noqa: E402
+from trackers.deploy.export import export_tracker, fusion_onnx  # noqa: E402
 from trackers.deploy.runtime import OnnxSiameseModel, build_onnx_tracker  # noqa: E402
 from trackers.models.builder import build_model, build_tracker  # noqa: E402
 from trackers.tracker.crop import to_tensor  # noqa: E402
@@ -265,3 +267,27 @@ def test_track_command_with_the_onnxruntime_backend(v2_exports, shared, tmp_path
     # the backends' options do not mix
     assert main([*args, "--backend", "onnxruntime", "--config", str(cfg), "--out", str(tmp_path / "x")]) == 1
     assert "--backend onnxruntime takes --model" in capsys.readouterr().err
+
+
+#: fusion rules with no ONNX operator for their nuclear-norm pooling (SVD / eigenvalues)
+NOT_EXPORTABLE = {"nuclear", "nuclear_norm", "attention_nuclear"}
+
+
+@pytest.mark.parametrize("name", available_fusions())
+def test_every_fusion_module_exports_or_is_named(name):
+    import onnxruntime as ort
+
+    torch.manual_seed(0)
+    module = build_fusion(name, 48).eval()
+    gen = torch.Generator().manual_seed(1)
+    rgb, ir = (torch.randn(1, 48, 16, 16, generator=gen) for _ in range(2))
+    if name in NOT_EXPORTABLE:
+        with pytest.raises(ExportError, match=re.escape(f"fusion '{name}' ({type(module).__name__}, scale 0) cannot be exported") + ".*svdvals"):
+            fusion_onnx(name, module, rgb, ir)
+        return
+    data = fusion_onnx(name, module, rgb, ir)
+    rgb2, ir2 = (torch.randn(1, 48, 16, 16, generator=gen) for _ in range(2))  # not the traced inputs
+    with torch.no_grad():
+        ref = module(rgb2, ir2)
+    got = ort.InferenceSession(data, providers=["CPUExecutionProvider"]).run(None, {"rgb": rgb2.numpy(), "ir": ir2.numpy()})[0]
+    assert _rel(torch.from_numpy(got), ref) <= REL

@@ -116,6 +116,18 @@ def _first_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text[0] if text else ''}"
 
 
+def fusion_onnx(name: str, module: nn.Module, rgb: torch.Tensor, ir: torch.Tensor, index: int = 0) -> bytes:
+    """One fusion module alone as ONNX bytes (inputs ``rgb``, ``ir`` → ``fused``), traced as in a
+    branch export; :class:`ExportError` naming the module if the exporter cannot express it."""
+    buffer = io.BytesIO()
+    args = tuple(a.detach().clone().requires_grad_(True) for a in (rgb, ir))  # as in the branch trace
+    try:
+        _onnx_export(module, args, buffer, ["rgb", "ir"], ["fused"])
+    except Exception as exc:  # any exporter failure names the module
+        raise ExportError(f"fusion {name!r} ({type(module).__name__}, scale {index}) cannot be exported to ONNX: {_first_line(exc)}") from exc
+    return buffer.getvalue()
+
+
 def _probe_fusion(model: SiameseRGBT, name: str, run: Any) -> None:
     """Export each fusion module alone on the inputs it sees in ``run()``; name the one that fails."""
     if model.fusion is None or model.mode != "fused":
@@ -128,13 +140,7 @@ def _probe_fusion(model: SiameseRGBT, name: str, run: Any) -> None:
         for h in hooks:
             h.remove()
     for i, module in enumerate(model.fusion.scales):
-        args = tuple(a.detach().clone().requires_grad_(True) for a in seen[i])  # as in the branch trace
-        try:
-            _onnx_export(module, args, io.BytesIO(), ["rgb", "ir"], ["fused"])
-        except Exception as exc:  # any exporter failure names the module
-            raise ExportError(
-                f"fusion {name!r} ({type(module).__name__}, scale {i}) cannot be exported to ONNX: {_first_line(exc)}"
-            ) from exc
+        fusion_onnx(name, module, *seen[i], index=i)
 
 
 def _crops(names: tuple[str, ...], prefix: str, size: int, gen: torch.Generator) -> dict[str, torch.Tensor]:
