@@ -32,7 +32,7 @@ from rgbtfuse import __version__
 from rgbtfuse.atomic import atomic_path
 from rgbtfuse.errors import ConfigError, ExportError
 from trackers.deploy.branches import SearchBranch, TemplateBranch, mode_inputs, template_state
-from trackers.deploy.manifest import FORMAT, VERSION, file_entry, write_manifest
+from trackers.deploy.manifest import FORMAT, MANIFEST, VERSION, file_entry, write_manifest
 from trackers.models.builder import TRACK_DEFAULTS, build_model, load_experiment
 from trackers.models.siamese import SiameseRGBT
 from trackers.tracker.base import TrackConfig
@@ -197,6 +197,7 @@ def export_tracker(
 
     folder = Path(out)
     folder.mkdir(parents=True, exist_ok=True)
+    (folder / MANIFEST).unlink(missing_ok=True)  # a re-export stopped half-way leaves no stale manifest
     verification = {
         "template": _export_file(template, z, z2, state2, folder / TEMPLATE_FILE),
         "search": _export_file(search, {**x, **state}, {**x2, **state2}, heads2, folder / SEARCH_FILE),
