@@ -79,3 +79,7 @@ class WeightsError(RgbtfuseError):
 class VotError(RgbtfuseError):
     """The VOT toolkit is missing, a workspace is invalid, or a tracker crashed or timed out
     during an evaluation (the message names the toolkit's log file)."""
+
+
+class ResultFileError(RgbtfuseError):
+    """A tracker's result file is missing, unparsable (``file:line``) or has the wrong number of lines."""
