@@ -58,15 +58,23 @@ def frame_values(protocol: Protocol, metric: str, boxes: np.ndarray, gt: np.ndar
 
 
 def counts(protocol: Protocol, metric: str, values: np.ndarray, starts: np.ndarray) -> np.ndarray:
-    """``(S, T)`` frames per sequence passing each threshold; sequence ``s`` is ``values[starts[s]:starts[s+1]]``."""
+    """``(S, T)`` frames per sequence passing each threshold; sequence ``s`` is ``values[starts[s]:starts[s+1]]``.
+
+    Thresholds are ascending, so a frame passes a contiguous run of them: precision
+    ``v <= t`` (GTOT ``v < t``) from the first such ``t`` on, success ``v > t`` up to the last;
+    one histogram of those boundaries per sequence, accumulated, gives the counts (NaN passes none).
+    """
     t = thresholds(protocol, metric)
-    if metric in SUCCESS_METRICS:
-        passed = values[:, None] > t[None, :]
-    elif protocol.precision_strict:
-        passed = values[:, None] < t[None, :]
-    else:
-        passed = values[:, None] <= t[None, :]
-    return np.add.reduceat(passed.view(np.uint8), starts, axis=0, dtype=np.int64)
+    n_t = len(t)
+    success = metric in SUCCESS_METRICS
+    side = "right" if (protocol.precision_strict and not success) else "left"
+    edge = np.searchsorted(t, values, side=side)  # precision: first passed index; success: number passed
+    if success:
+        edge[np.isnan(values)] = 0
+    seq = np.repeat(np.arange(len(starts)), np.diff(np.append(starts, len(values))))
+    hist = np.bincount(seq * (n_t + 1) + edge, minlength=len(starts) * (n_t + 1)).reshape(len(starts), n_t + 1)
+    below = np.cumsum(hist, axis=1)[:, :n_t]  # frames whose edge is <= k
+    return below if not success else hist.sum(axis=1, keepdims=True) - below
 
 
 def sequence_fractions(protocol: Protocol, hits: np.ndarray, frames: np.ndarray) -> np.ndarray:

@@ -8,6 +8,25 @@ import numpy as np
 
 from rgbtfuse.errors import RgbtfuseError
 
+_SEPARATORS = np.zeros(256, bool)
+_SEPARATORS[[9, 10, 13, 32, 44]] = True  # tab, newline, carriage return, space, comma
+
+
+def _tokens_per_line(raw: bytes) -> np.ndarray:
+    """Number of values on each line, counted on the bytes (a value starts after a separator)."""
+    b = np.frombuffer(raw, dtype=np.uint8)
+    sep = _SEPARATORS[b]
+    start = ~sep
+    start[1:] &= sep[:-1]
+    # line breaks as str.splitlines() sees them: \n, \r\n, and a lone \r (some RGBT234 files have one)
+    brk = b == 10
+    brk[:-1] |= (b[:-1] == 13) & (b[1:] != 10)
+    if b.size:
+        brk[-1] |= b[-1] == 13
+    line = np.cumsum(brk) - brk  # a break belongs to the line it ends
+    return np.bincount(line[start], minlength=int(brk.sum()) + 1)
+
+
 def read_rows(path: Path, allowed: tuple[int, ...], error: type[RgbtfuseError], what: str) -> np.ndarray:
     """``(N, C)`` float64 rows of ``path`` (blank lines skipped); every row must have the same ``C`` in ``allowed``.
 
@@ -16,30 +35,30 @@ def read_rows(path: Path, allowed: tuple[int, ...], error: type[RgbtfuseError], 
     """
     if not path.is_file():
         raise error(f"{path}: {what} not found")
-    text = path.read_text(encoding="utf-8", errors="replace")
-    tokens = [line.split() for line in text.replace(",", " ").splitlines()]
-    widths = [len(t) for t in tokens]
-    ncol = next((w for w in widths if w), 0)
-    if ncol == 0:
+    raw = path.read_bytes()
+    widths = _tokens_per_line(raw)
+    filled = np.flatnonzero(widths)
+    if filled.size == 0:
         raise error(f"{path}: empty {what}")
+    ncol = int(widths[filled[0]])
     if ncol not in allowed:
-        first = next(i for i, w in enumerate(widths) if w) + 1
-        raise error(f"{path}:{first}: expected {' or '.join(map(str, allowed))} values per line, got {ncol}")
-    values = None
-    if all(w == ncol or not w for w in widths):
+        raise error(f"{path}:{filled[0] + 1}: expected {' or '.join(map(str, allowed))} values per line, got {ncol}")
+    text = raw.decode("utf-8", errors="replace")
+    if (widths[filled] == ncol).all():
         try:
-            values = np.array([v for t in tokens for v in t], dtype=np.float64).reshape(-1, ncol)
+            values = np.fromstring(text.replace(",", " "), sep=" ")
         except ValueError:
-            pass
-    if values is None:
-        for lineno, (line, t, w) in enumerate(zip(text.splitlines(), tokens, widths), 1):
-            if not w:
-                continue
-            if w != ncol:
-                raise error(f"{path}:{lineno}: {w} values but the first line has {ncol}: {line.strip()!r}")
-            try:
-                [float(v) for v in t]
-            except ValueError:
-                raise error(f"{path}:{lineno}: not a list of numbers: {line.strip()!r}") from None
-        raise error(f"{path}: cannot be read as rows of numbers")
-    return values
+            values = None
+        if values is not None and values.size == filled.size * ncol:
+            return values.reshape(-1, ncol)
+    for lineno, line in enumerate(text.splitlines(), 1):
+        tokens = line.replace(",", " ").split()
+        if not tokens:
+            continue
+        if len(tokens) != ncol:
+            raise error(f"{path}:{lineno}: {len(tokens)} values but the first line has {ncol}: {line.strip()!r}")
+        try:
+            [float(v) for v in tokens]
+        except ValueError:
+            raise error(f"{path}:{lineno}: not a list of numbers: {line.strip()!r}") from None
+    raise error(f"{path}: cannot be read as rows of numbers")
