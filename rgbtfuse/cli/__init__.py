@@ -29,6 +29,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "convert": ("convert", "convert RGB-T datasets to VOT sequence folders"),
     "test": ("test", "track every sequence of a benchmark into toolkit-format result files (resumable, --workers, --shard)"),
     "eval": ("eval", "score tracker results on GTOT, RGBT234, LasHeR, VTUAV exactly as their MATLAB toolkits (PR/NPR/SR, MPR/MSR)"),
+    "degrade": ("degrade", "write a copy of a sequence with one sensor failing (night, crossover, occlusion, ...)"),
 }
 
 

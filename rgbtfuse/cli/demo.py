@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rgbtfuse.atomic import atomic_path, atomic_write
+from rgbtfuse.atomic import atomic_write
 from rgbtfuse.errors import ConfigError
 
 
@@ -76,8 +76,9 @@ def run(args: argparse.Namespace) -> int:
     from rgbtfuse.data import load_sequence
     from rgbtfuse.data.synthetic import write_vot_sequence
     from rgbtfuse.demo import DEMO_SEED, FUSION_WEIGHTS, MODEL_CONFIG, demo_scene
-    from rgbtfuse.demo.pipeline import failure_intervals, open_video, track_modes
-    from rgbtfuse.demo.report import draw_frame, iou_plot, markdown, summarize
+    from rgbtfuse.demo.pipeline import failure_intervals, track_modes
+    from rgbtfuse.demo.report import iou_plot, markdown, summarize
+    from rgbtfuse.tracking import draw_frame, open_video, write_boxes
 
     torch.set_num_threads(max(1, args.threads))
     out = Path(args.out)
@@ -113,27 +114,19 @@ def run(args: argparse.Namespace) -> int:
     intervals = failure_intervals(seq)
 
     video = out / "demo.mp4"
-    with atomic_path(video) as tmp_video:
-        writer = None
+    with open_video(video, seq.fps or 30.0) as sink:
 
         def on_frame(i: int, rgb: np.ndarray, ir: np.ndarray, boxes: dict) -> None:
-            nonlocal writer
             active = [k for k, spans in intervals.items() if any(a <= i < b for a, b in spans)]
-            frame = draw_frame(rgb, ir, boxes, seq.boxes[i], i, active)
-            if writer is None:
-                writer = open_video(tmp_video, frame, seq.fps or 30.0)
-            writer.write(frame)
+            sink.write(draw_frame(rgb, ir, boxes, seq.boxes[i], i, ["failing: " + ", ".join(active)] if active else []))
 
         runs, start = track_modes(seq, trackers, on_frame)
-        if writer is not None:
-            writer.release()
 
     plot = out / "iou.png"
     img = iou_plot(runs, intervals, len(seq))
     atomic_write(plot, lambda p: cv2.imwrite(str(p), img))  # the temporary name keeps the .png suffix
     for mode, r in runs.items():
-        text = "".join(",".join(f"{v:.4f}" for v in b) + "\n" for b in r.boxes)
-        atomic_write(out / f"boxes_{mode}.txt", lambda p, t=text: p.write_text(t))
+        write_boxes(out / f"boxes_{mode}.txt", r.boxes)
     info = {"sequence": str(seq.root), "sequence_name": seq.name, "frames": len(seq), "start_frame": start, "model": model_desc, "notes": notes}
     summary = summarize(runs, intervals, info)
     atomic_write(out / "summary.json", lambda p: p.write_text(json.dumps(summary, indent=2) + "\n"))

@@ -79,23 +79,34 @@ def write_vot_sequence(seq: Sequence, dst: Path, anchor_every: int = DEFAULT_ANC
     color = _copy_channel(seq.rgb_frames, folder / "color", link)
     ir = _copy_channel(seq.ir_frames, folder / "ir", link)
     height, width = read_image(seq.rgb_frames[0]).shape[:2]
-    lines = [_box_line(b, v) for b, v in zip(seq.boxes, seq.valid)]
+    write_vot_metadata(folder, seq.boxes, seq.valid, (width, height), color, ir, seq.fps, anchor_every)
+    return folder
+
+
+def write_vot_metadata(folder: Path, boxes: np.ndarray, valid: np.ndarray, size: tuple[int, int], color: str, ir: str,
+                       fps: float | None = None, anchor_every: int = DEFAULT_ANCHOR_EVERY,
+                       tags: dict[str, np.ndarray] | None = None) -> None:
+    """``groundtruth.txt``, ``anchor.value``, ``sequence`` and one ``<tag>.tag`` per entry of ``tags``
+    (``(N,)`` bool) for frames already in ``folder``; ``color``/``ir`` are the channel patterns
+    (``color/%08d.jpg``) and ``size`` is ``(width, height)``."""
+    lines = [_box_line(b, v) for b, v in zip(boxes, valid)]
     atomic_write(folder / "groundtruth.txt", lambda p: p.write_text("\n".join(lines) + "\n"))
-    anchors = anchor_frames(seq.valid, anchor_every)
+    anchors = anchor_frames(valid, anchor_every)
     atomic_write(folder / "anchor.value", lambda p: p.write_text("\n".join(f"{a:g}" for a in anchors) + "\n"))
+    for tag, flags in (tags or {}).items():
+        atomic_write(folder / f"{tag}.tag", lambda p, f=flags: p.write_text("".join(f"{int(v)}\n" for v in f)))
     meta = {
         "name": folder.name,
-        "fps": round(seq.fps or DEFAULT_FPS),
+        "fps": round(fps or DEFAULT_FPS),
         "format": "default",
         "channel.default": "color",
         "channels.color": color,
         "channels.ir": ir,
-        "width": width,
-        "height": height,
-        "length": len(seq),
+        "width": size[0],
+        "height": size[1],
+        "length": len(boxes),
     }
     atomic_write(folder / "sequence", lambda p: p.write_text("".join(f"{k}={v}\n" for k, v in meta.items())))
-    return folder
 
 
 def write_list(dst: Path, names: Iterable[str]) -> Path:

@@ -1,93 +1,69 @@
 """Track one sequence in the ``rgb``, ``ir`` and ``fused`` modes side by side and score them.
 
-Every frame is read once and handed to the three trackers; the annotated video is written on
-the fly. Scores use the annotated frames after the initialisation frame only (sparse ground
-truth such as VTUAV's every-10th-frame boxes is handled).
+Every frame is read once and handed to the three trackers (the library's tracking loop); the
+annotated video is written on the fly. Scores use the annotated frames after the
+initialisation frame only.
 """
 
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass, field
-from pathlib import Path
+from collections.abc import Callable
+from dataclasses import dataclass
 
-import cv2
 import numpy as np
-from tqdm import tqdm
 
 from rgbtfuse.data import Sequence
-from rgbtfuse.errors import ConfigError, SizeMismatchError
-from rgbtfuse.imageio import read_image
 from rgbtfuse.data.annotations import box_iou
-from trackers.tracker.base import SiameseTracker
-
-MODES = ("rgb", "ir", "fused")
+from rgbtfuse.errors import RgbtfuseError
+from rgbtfuse.tracking import FrameReader, TrackResult, annotated
+from rgbtfuse.tracking import track_modes as track_all
+from rgbtfuse.tracking.loop import Tracker
 
 
 @dataclass
 class ModeRun:
-    """Result of one mode on one sequence."""
+    """One mode's run on the demo sequence with its per-frame IoU."""
 
-    mode: str
-    boxes: np.ndarray  # (N, 4) x, y, w, h; NaN before the start frame
-    scores: np.ndarray  # (N,) best score per frame
-    seconds: float = 0.0  # tracker time (init + track), excluding frame reading and drawing
-    iou: np.ndarray = field(default_factory=lambda: np.zeros(0))  # (N,) NaN where not scored
+    result: TrackResult
+    iou: np.ndarray  # (N,) IoU against the RGB ground truth; NaN where not scored
 
+    @property
+    def mode(self) -> str:
+        return self.result.mode
 
-def scored_frames(seq: Sequence, start: int) -> np.ndarray:
-    """``(N,)`` bool: annotated frames after ``start``."""
-    gt = seq.boxes
-    ok = np.isfinite(gt).all(axis=1) & (gt[:, 2] > 0) & (gt[:, 3] > 0)
-    return ok & (np.arange(len(seq)) > start)
+    @property
+    def boxes(self) -> np.ndarray:
+        return self.result.boxes
 
+    @property
+    def scores(self) -> np.ndarray:
+        return self.result.scores
 
-def read_pair(seq: Sequence, i: int) -> tuple[np.ndarray, np.ndarray]:
-    """Frame ``i``: BGR uint8 and IR (gray or 3-channel) uint8 of the same size."""
-    rgb = read_image(seq.rgb_frames[i], "bgr")
-    ir = read_image(seq.ir_frames[i], "unchanged")
-    if rgb.shape[:2] != ir.shape[:2]:
-        raise SizeMismatchError(seq.rgb_frames[i], rgb.shape, seq.ir_frames[i], ir.shape, "the demo needs registered RGB/IR frames")
-    return rgb, ir
+    @property
+    def seconds(self) -> float:
+        return self.result.seconds
 
 
 def track_modes(
     seq: Sequence,
-    trackers: dict[str, SiameseTracker],
-    on_frame=None,
+    trackers: dict[str, Tracker],
+    on_frame: Callable[[int, np.ndarray | None, np.ndarray | None, dict[str, np.ndarray]], None] | None = None,
     progress: bool = True,
 ) -> tuple[dict[str, ModeRun], int]:
-    """Run every tracker of ``{mode: tracker}`` over ``seq`` from its first annotated frame.
-
-    ``on_frame(i, rgb, ir, {mode: box})`` is called after each frame (video writing). Returns
-    the runs (with IoU filled in) and the start frame.
-    """
-    valid = np.isfinite(seq.boxes).all(axis=1) & (seq.boxes[:, 2] > 0) & (seq.boxes[:, 3] > 0)
-    if not valid.any():
-        raise ConfigError(f"{seq.root}: no ground-truth box to initialise the trackers from")
-    start = int(np.flatnonzero(valid)[0])
-    init_box = tuple(float(v) for v in seq.boxes[start])
-    n = len(seq)
-    runs = {m: ModeRun(m, np.full((n, 4), np.nan), np.full(n, np.nan)) for m in trackers}
-    for i in tqdm(range(start, n), desc=f"{seq.name} [{', '.join(trackers)}]", unit="frame", disable=not progress):
-        rgb, ir = read_pair(seq, i)
-        for mode, tracker in trackers.items():
-            t0 = time.perf_counter()
-            if i == start:
-                tracker.init(rgb, ir, init_box)
-                box, score = init_box, 1.0
-            else:
-                out = tracker.track(rgb, ir)
-                box, score = out["bbox"], out["best_score"]
-            runs[mode].seconds += time.perf_counter() - t0
-            runs[mode].boxes[i], runs[mode].scores[i] = box, score
-        if on_frame is not None:
-            on_frame(i, rgb, ir, {m: r.boxes[i] for m, r in runs.items()})
-    scored = scored_frames(seq, start)
-    for run in runs.values():
-        run.iou = np.full(n, np.nan)
-        run.iou[scored] = box_iou(run.boxes[scored], seq.boxes[scored])
-    return runs, start
+    """Run every tracker of ``{mode: tracker}`` over ``seq`` from its first annotated frame
+    (:func:`rgbtfuse.tracking.track_modes`) and score every mode on the RGB ground truth of
+    the annotated frames after it (sparse ground truth such as VTUAV's is handled)."""
+    results = track_all(trackers, seq, reader=FrameReader(seq), on_frame=on_frame, progress=progress)
+    first = next(iter(results.values()))
+    if first.error is not None:
+        raise RgbtfuseError(f"{seq.root}: tracking stopped at frame {first.start + first.frames_done}: {first.error}")
+    scored = annotated(seq.boxes, first.start)
+    runs = {}
+    for mode, res in results.items():
+        iou = np.full(len(seq), np.nan)
+        iou[scored] = box_iou(res.boxes[scored], seq.boxes[scored])
+        runs[mode] = ModeRun(res, iou)
+    return runs, first.start
 
 
 def failure_intervals(seq: Sequence) -> dict[str, list[tuple[int, int]]]:
@@ -103,14 +79,3 @@ def failure_intervals(seq: Sequence) -> dict[str, list[tuple[int, int]]]:
         edges = np.diff(np.concatenate([[0], flags.astype(int), [0]]))
         out[name] = list(zip(np.flatnonzero(edges == 1).tolist(), np.flatnonzero(edges == -1).tolist()))
     return out
-
-
-def default_video_path(out: Path) -> Path:
-    return out / "demo.mp4"
-
-
-def open_video(path: Path, frame: np.ndarray, fps: float) -> cv2.VideoWriter:
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, frame.shape[1::-1])
-    if not writer.isOpened():
-        raise ConfigError(f"{path}: OpenCV cannot write an mp4v video here")
-    return writer

@@ -8,9 +8,8 @@ import cv2
 import numpy as np
 
 from rgbtfuse.demo.pipeline import ModeRun
+from rgbtfuse.tracking.video import COLOURS, OTHER
 
-# BGR colours per mode; ground truth is white
-COLOURS = {"rgb": (0, 140, 255), "ir": (255, 200, 0), "fused": (60, 220, 60), "gt": (255, 255, 255)}
 FAILURE_COLOURS = {
     "night": (120, 60, 60),
     "overexposure": (90, 200, 230),
@@ -18,42 +17,6 @@ FAILURE_COLOURS = {
     "occlusion": (150, 150, 150),
     "distractor": (110, 170, 110),
 }
-#: longest side of a video panel; big frames (VTUAV's 1920×1080) are shrunk to it
-PANEL_MAX = 640
-
-
-def _box(img: np.ndarray, box: np.ndarray, colour: tuple[int, int, int], scale: float, thick: int) -> None:
-    if box is None or not np.isfinite(box).all():
-        return
-    x, y, w, h = (float(v) * scale for v in box)
-    cv2.rectangle(img, (round(x), round(y)), (round(x + w), round(y + h)), colour, thick, cv2.LINE_AA)
-
-
-def draw_frame(
-    rgb: np.ndarray, ir: np.ndarray, boxes: dict[str, np.ndarray], gt: np.ndarray | None, index: int, active: list[str]
-) -> np.ndarray:
-    """RGB | IR side by side, a box per mode (and the ground truth) on both, frame number and
-    the failures active at this frame on top."""
-    scale = min(1.0, PANEL_MAX / max(rgb.shape[:2]))
-    panels = []
-    for img in (rgb, ir):
-        img = cv2.cvtColor(img, cv2.COLOR_GRAY2BGR) if img.ndim == 2 else img
-        img = cv2.resize(img, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else img.copy()
-        _box(img, gt, COLOURS["gt"], scale, 1)
-        for mode, box in boxes.items():
-            _box(img, box, COLOURS[mode], scale, 2)
-        panels.append(img)
-    frame = np.hstack(panels)
-    bar = np.zeros((22, frame.shape[1], 3), np.uint8)
-    x = 6
-    for label, colour in [(f"#{index}", (255, 255, 255))] + [(m, COLOURS[m]) for m in boxes] + [("gt", COLOURS["gt"])]:
-        cv2.putText(bar, label, (x, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.45, colour, 1, cv2.LINE_AA)
-        x += 12 + 9 * len(label)
-    if active:
-        cv2.putText(bar, "failing: " + ", ".join(active), (x + 10, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (80, 80, 255), 1, cv2.LINE_AA)
-    return np.vstack([bar, frame])
-
-
 def iou_plot(runs: dict[str, ModeRun], intervals: dict[str, list[tuple[int, int]]], n_frames: int, size: tuple[int, int] = (960, 400)) -> np.ndarray:
     """IoU over time per mode (BGR image); failure intervals shaded and labelled."""
     w, h = size
@@ -86,12 +49,12 @@ def iou_plot(runs: dict[str, ModeRun], intervals: dict[str, list[tuple[int, int]
         t = np.flatnonzero(np.isfinite(run.iou))
         if t.size:
             pts = np.stack([[px(i) for i in t], [py(float(run.iou[i])) for i in t]], 1).astype(np.int32)
-            cv2.polylines(img, [pts], False, COLOURS[mode], 2, cv2.LINE_AA)
+            cv2.polylines(img, [pts], False, COLOURS.get(mode, OTHER), 2, cv2.LINE_AA)
             if t.size < 40:  # sparse ground truth: mark the scored frames
                 for p in pts:
-                    cv2.circle(img, tuple(int(v) for v in p), 3, COLOURS[mode], -1, cv2.LINE_AA)
+                    cv2.circle(img, tuple(int(v) for v in p), 3, COLOURS.get(mode, OTHER), -1, cv2.LINE_AA)
         y = top + 20 + 22 * k
-        cv2.line(img, (left + pw + 12, y - 4), (left + pw + 36, y - 4), COLOURS[mode], 3)
+        cv2.line(img, (left + pw + 12, y - 4), (left + pw + 36, y - 4), COLOURS.get(mode, OTHER), 3)
         cv2.putText(img, mode, (left + pw + 42, y), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 1, cv2.LINE_AA)
     return img
 

@@ -64,6 +64,11 @@ class SiameseTracker:
         self.size = np.zeros(2)
         self.avg: dict[str, np.ndarray] = {}
 
+    @property
+    def mode(self) -> str:
+        """``rgb``, ``ir`` or ``fused``: the model's mode."""
+        return self.model.mode
+
     # subclasses -----------------------------------------------------------------------------
     def decode(self, outputs: dict[str, torch.Tensor]) -> tuple[np.ndarray, np.ndarray]:
         """``(score (N,), boxes (4, N))`` from head outputs; boxes are ``cx, cy, w, h`` in crop pixels."""
