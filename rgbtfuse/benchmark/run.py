@@ -162,9 +162,15 @@ def _execute(spec: RunSpec, todo: list[str], workers: int, progress: bool):
     frames, t0 = 0, time.perf_counter()
     try:
         if workers == 1 or len(todo) <= 1:
-            _init_worker(spec, _devices(spec, 1)[0])
-            results = map(_track_one, todo)
-            yield from _counted(results, bar, frames, t0)
+            import torch
+
+            threads = torch.get_num_threads()  # in this process: restore the caller's settings afterwards
+            try:
+                _init_worker(spec, _devices(spec, 1)[0])
+                yield from _counted(map(_track_one, todo), bar, frames, t0)
+            finally:
+                torch.set_num_threads(threads)
+                _WORKER.clear()
         else:
             ctx = mp.get_context("spawn")  # fresh interpreters: no torch/OpenMP state copied from the parent
             pool = ctx.Pool(workers, initializer=_init_worker_indexed, initargs=(spec, _devices(spec, workers), ctx.Value("i", 0)))
