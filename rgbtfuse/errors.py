@@ -84,3 +84,7 @@ class VotError(RgbtfuseError):
 class ExportError(RgbtfuseError):
     """A model (or one of its modules, named in the message) cannot be exported to ONNX, or the
     exported graph does not reproduce the PyTorch outputs."""
+
+
+class ResultFileError(RgbtfuseError):
+    """A tracker's result file is missing, unparsable (``file:line``) or has the wrong number of lines."""

@@ -27,6 +27,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "train-image-fusion": ("train_image_fusion", "train an image-fusion network (NestFuse/RFN-Nest, LRRNet, DIDFuse) from an experiment yaml"),
     "vot": ("vot", "VOT toolkit workspaces (init) and evaluations with an EAO/A/R table (run)"),
     "convert": ("convert", "convert RGB-T datasets to VOT sequence folders"),
+    "test": ("test", "track every sequence of a benchmark into toolkit-format result files (resumable, --workers, --shard)"),
+    "eval": ("eval", "score tracker results on GTOT, RGBT234, LasHeR, VTUAV exactly as their MATLAB toolkits (PR/NPR/SR, MPR/MSR)"),
     "degrade": ("degrade", "write a copy of a sequence with one sensor failing (night, crossover, occlusion, ...)"),
     "export": ("export", "export a tracker (template and search branches) to ONNX for onnxruntime / cv2.TrackerNano"),
 }
