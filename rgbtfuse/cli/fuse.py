@@ -20,6 +20,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
+from rgbtfuse.cli import add_threads_argument, add_trust_argument
 from rgbtfuse.device import resolve_device
 from rgbtfuse.errors import ConfigError
 from rgbtfuse.imageio import check_same_size, pair_folders, read_image, write_image
@@ -49,6 +50,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="auto", help="auto (CUDA if available), cpu, cuda or cuda:N")
     parser.add_argument("--resize", action="store_true", help="resize infrared images to the visible size when they differ")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_threads_argument(parser)
+    add_trust_argument(parser)
 
 
 def run(args: argparse.Namespace) -> int:

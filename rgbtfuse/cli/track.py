@@ -16,10 +16,10 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import torch
 from tqdm import tqdm
 
 from rgbtfuse.atomic import atomic_path, atomic_write
+from rgbtfuse.cli import add_threads_argument, add_trust_argument
 from rgbtfuse.data import Sequence, load_sequence
 from rgbtfuse.errors import ConfigError, SizeMismatchError
 from rgbtfuse.imageio import read_image
@@ -39,7 +39,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--init", help="initial box x,y,w,h on frame 0 (default: first ground-truth box)")
     parser.add_argument("--align", choices=("none", "resize"), default="none", help="resize IR frames to the RGB size")
     parser.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
-    parser.add_argument("--threads", type=int, help="CPU threads for PyTorch (default: PyTorch's; 1 on a busy machine)")
+    add_threads_argument(parser)
+    add_trust_argument(parser)
 
 
 def parse_box(text: str) -> tuple[float, float, float, float]:
@@ -92,10 +93,6 @@ def run(args: argparse.Namespace) -> int:
     if seq.static:
         raise ConfigError(f"{seq.root}: a folder of unrelated still image pairs ({seq.layout}), not a video to track through")
     seq.check_frames()
-    if args.threads is not None:
-        if args.threads < 1:
-            raise ConfigError(f"--threads must be at least 1, got {args.threads}")
-        torch.set_num_threads(args.threads)
     tracker = build_tracker(args.config, args.weights, args.fusion_weights, args.mode, args.device)
     mode = tracker.model.mode
     gt = seq.ir_boxes if mode == "ir" and seq.ir_boxes is not None else seq.boxes

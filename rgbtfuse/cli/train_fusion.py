@@ -9,6 +9,7 @@ from typing import Any
 import torch
 
 from rgbtfuse.atomic import atomic_torch_save
+from rgbtfuse.cli import add_threads_argument, add_trust_argument
 from rgbtfuse.device import resolve_device
 from rgbtfuse.errors import ConfigError
 
@@ -20,6 +21,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--weights", help="tracker checkpoint (overrides train.weights)")
     parser.add_argument("--steps", type=int, help="override train.steps")
     parser.add_argument("--device", default="auto", help="auto | cpu | cuda[:N]")
+    add_threads_argument(parser)
+    add_trust_argument(parser)
 
 
 class _ByKey(torch.utils.data.Dataset):

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
+from rgbtfuse.cli import add_threads_argument, add_trust_argument
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", required=True, help="experiment yaml (see experiments/*.yaml)")
@@ -12,6 +14,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--export", action="store_true", help="only write the published weight files of OUT/checkpoint.pth")
     parser.add_argument("--steps", type=int, help="override the number of steps (e.g. a short test run)")
     parser.add_argument("--out", help="override the yaml's output folder")
+    add_threads_argument(parser)
+    add_trust_argument(parser)
 
 
 def run(args: argparse.Namespace) -> int:
