@@ -79,3 +79,7 @@ class WeightsError(RgbtfuseError):
 class VotError(RgbtfuseError):
     """The VOT toolkit is missing, a workspace is invalid, or a tracker crashed or timed out
     during an evaluation (the message names the toolkit's log file)."""
+
+
+class OutputError(RgbtfuseError):
+    """An output folder is in use by another run, holds a run that would be lost, or cannot be written."""

@@ -23,7 +23,7 @@ from tqdm import tqdm
 from rgbtfuse.cli import add_threads_argument, add_trust_argument
 from rgbtfuse.device import resolve_device
 from rgbtfuse.errors import ConfigError
-from rgbtfuse.imageio import check_same_size, pair_folders, read_image, write_image
+from rgbtfuse.imageio import check_output_apart, check_same_size, pair_folders, read_image, write_image
 
 # models whose published weights are several files (a folder or the files in order)
 MULTI_FILE_MODELS = ("rfn_nest", "didfuse")
@@ -62,6 +62,7 @@ def run(args: argparse.Namespace) -> int:
     kinds = [_check_pair(ir, vis, args.resize) for ir, vis in pairs]  # every pair, before any work
     if args.out.exists() and not args.out.is_dir():
         raise ConfigError(f"--out {args.out} exists and is not a folder")
+    check_output_apart(args.out, {"--ir": args.ir, "--vis": args.vis})
     device = resolve_device(args.device)
     if len(args.weights) > 1 and args.model not in MULTI_FILE_MODELS:
         raise ConfigError(f"--weights: {args.model} takes one checkpoint file, got {len(args.weights)} paths")
