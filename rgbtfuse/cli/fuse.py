@@ -22,9 +22,11 @@ from tqdm import tqdm
 
 from rgbtfuse.cli import add_threads_argument, add_trust_argument
 from rgbtfuse.device import resolve_device
-from rgbtfuse.errors import ConfigError
+from rgbtfuse.errors import ConfigError, ImageSizeError
 from rgbtfuse.imageio import check_output_apart, check_same_size, pair_folders, read_image, write_image
 
+#: every network pads each layer by reflection, which needs 2 pixels per side (NestFuse/RFN-Nest need 16)
+MIN_SIDE = 2
 # models whose published weights are several files (a folder or the files in order)
 MULTI_FILE_MODELS = ("rfn_nest", "didfuse")
 # keyword each model's factory takes for its per-scale fusion rule (None: the model has a single one)
@@ -118,6 +120,9 @@ def _check_pair(ir_path: Path, vis_path: Path, resize: bool) -> str:
     from image_fusion.color import is_gray
 
     ir, vis = read_image(ir_path), read_image(vis_path)
+    for path, img in ((ir_path, ir), (vis_path, vis)):
+        if min(img.shape[:2]) < MIN_SIDE:
+            raise ImageSizeError(f"{path}: {img.shape[1]}x{img.shape[0]} pixels; fusion needs at least {MIN_SIDE}x{MIN_SIDE}")
     if not resize:
         check_same_size(ir_path, ir, vis_path, vis, hint="use --resize to resize the infrared image to the visible size")
     kind = "gray" if is_gray(vis) else "colour"
