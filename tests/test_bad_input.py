@@ -323,3 +323,47 @@ def test_threads_default_and_validation(capsys):
         torch.set_num_threads(before)
     rc = main(["fuse", "--model", "lrrnet", "--weights", "x", "--ir", "x", "--vis", "x", "--out", "y", "--threads", "0"])
     assert rc == 1 and "--threads must be at least 1" in capsys.readouterr().err
+
+
+# --- 4. LMDB cache: truncation and bit flips ---------------------------------------------------
+@pytest.fixture
+def cache(tmp_path) -> Path:
+    from test_lmdb_cache import _vot_sequence
+
+    from rgbtfuse.data.lmdb_cache import build_cache
+
+    _vot_sequence(tmp_path / "data")
+    build_cache("vot-rgbt", tmp_path / "data", tmp_path / "out", progress=False)
+    return tmp_path / "out"
+
+
+def _prepare(*args: str) -> subprocess.CompletedProcess:
+    # a subprocess: a SIGBUS must show as a signal exit status, not kill the test run
+    return subprocess.run([sys.executable, "-m", "rgbtfuse", "prepare", *args, "--quiet"], cwd=REPO,
+                          capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(REPO)})
+
+
+def test_truncated_lmdb_is_reported_and_rebuilt(cache):
+    data = cache / "crops.lmdb" / "data.mdb"
+    with open(data, "r+b") as fh:
+        fh.truncate(data.stat().st_size // 3)
+    verify = _prepare("--out", str(cache), "--verify")
+    assert verify.returncode == 1 and "truncated" in verify.stderr and str(data) in verify.stderr, verify
+    rebuilt = _prepare("--dataset", "vot-rgbt", "--root", str(cache.parent / "data"), "--out", str(cache))
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    again = _prepare("--out", str(cache), "--verify")
+    assert again.returncode == 0 and '"crops": 10' in again.stdout, again
+
+
+def test_bit_flipped_crop_is_found_by_verify(cache):
+    from rgbtfuse.data.lmdb_cache import iter_keys
+
+    key, value = next((k, v) for k, v in iter_keys(cache) if k.endswith(b"/rgb"))
+    data = cache / "crops.lmdb" / "data.mdb"
+    blob = bytearray(data.read_bytes())
+    at = blob.find(value) + len(value) // 2  # a pixel in the middle of the crop
+    assert at > len(value) // 2
+    blob[at] ^= 0x10
+    data.write_bytes(bytes(blob))
+    verify = _prepare("--out", str(cache), "--verify")
+    assert verify.returncode == 1 and "checksum" in verify.stderr and key.decode().rsplit("/", 2)[0] in verify.stderr, verify
