@@ -367,3 +367,40 @@ def test_bit_flipped_crop_is_found_by_verify(cache):
     data.write_bytes(bytes(blob))
     verify = _prepare("--out", str(cache), "--verify")
     assert verify.returncode == 1 and "checksum" in verify.stderr and key.decode().rsplit("/", 2)[0] in verify.stderr, verify
+
+
+# --- 8. TraX server: bad regions and frames are error replies, the session goes on ---------------
+def test_trax_server_rejects_bad_regions_and_frames(tmp_path):
+    from test_vot_trax import Session, require_trax
+    from vot_synth import make_sequence
+
+    from rgbtfuse.data.vot_writer import write_vot_sequence
+    from rgbtfuse.demo import FUSION_WEIGHTS, MODEL_CONFIG
+
+    require_trax()
+    from trax.region import Polygon, Rectangle
+
+    seq = make_sequence(tmp_path / "raw", "seq", frames=4)
+    folder = write_vot_sequence(seq, tmp_path / "vot", anchor_every=4)
+    frames = [{"color": folder / "color" / f"{i:08d}.png", "ir": folder / "ir" / f"{i:08d}.png"} for i in range(1, 5)]
+    corrupt = tmp_path / "corrupt.png"
+    corrupt.write_bytes(b"not a png")
+    small_ir = tmp_path / "small_ir.png"
+    ir = cv2.imread(str(frames[1]["ir"]))
+    cv2.imwrite(str(small_ir), cv2.resize(ir, (ir.shape[1] // 2, ir.shape[0] // 2)))
+
+    s = Session("--config", str(MODEL_CONFIG), "--fusion-weights", str(FUSION_WEIGHTS), "--device", "cpu")
+    box = tuple(float(v) for v in seq.boxes[0])
+    for bad, reason in ((Rectangle.create(10, 10, 0.2, 0.2), "smaller than one pixel"),
+                        (Polygon.create([(10, 10), (20, 20), (30, 30), (20, 20)]), "zero area")):
+        region, props = s.init(frames[0], bad)
+        assert reason in props["error"] and region.bounds() == pytest.approx((0, 0, 0, 0))
+    s.init(frames[0], Rectangle.create(*box))
+    for frame, reason in (({"color": tmp_path / "gone.png", "ir": frames[1]["ir"]}, "gone.png"),
+                          ({"color": corrupt, "ir": frames[1]["ir"]}, "corrupt.png"),
+                          ({"color": frames[1]["color"], "ir": small_ir}, "size mismatch")):
+        region, props = s.frame(frame)
+        assert reason in props["error"] and region.bounds() == pytest.approx((0, 0, 0, 0))
+    region, props = s.frame(frames[2])  # the session goes on
+    assert "confidence" in props and region.bounds()[2] > 0
+    assert s.close() == 0
