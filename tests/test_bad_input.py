@@ -404,3 +404,27 @@ def test_trax_server_rejects_bad_regions_and_frames(tmp_path):
     region, props = s.frame(frames[2])  # the session goes on
     assert "confidence" in props and region.bounds()[2] > 0
     assert s.close() == 0
+
+
+# --- 7. non-ASCII paths are refused up front by convert and vot init -----------------------------
+def test_convert_refuses_non_ascii_sequence_and_destination(tmp_path, shared, capsys):
+    src = tmp_path / "bus1_é"
+    src.symlink_to(shared(BUS1), target_is_directory=True)
+    rc = main(["convert", "--from", "vtuav", "--to", "vot", str(src), str(tmp_path / "vot")])
+    err = capsys.readouterr().err
+    assert rc == 1 and "non-ASCII" in err and "bus1_é" in err
+    rc = main(["convert", "--from", "vtuav", "--to", "vot", str(shared(BUS1)), str(tmp_path / "vöt")])
+    err = capsys.readouterr().err
+    assert rc == 1 and "non-ASCII" in err and "vöt" in err
+    assert not (tmp_path / "vot").exists() and not (tmp_path / "vöt").exists()
+
+
+def test_vot_init_refuses_non_ascii_sequences(tmp_path, capsys):
+    seqs = tmp_path / "séquences"
+    (seqs / "a").mkdir(parents=True)
+    (seqs / "a" / "groundtruth.txt").write_text("1,1,5,5\n")
+    (seqs / "list.txt").write_text("a\n")
+    rc = main(["vot", "init", "--workspace", str(tmp_path / "ws"), "--stack", "short", "--sequences", str(seqs),
+               "--tracker", "oracle"])
+    err = capsys.readouterr().err
+    assert rc == 1 and "non-ASCII" in err and "séquences" in err

@@ -20,6 +20,7 @@ import yaml
 
 import trackers
 from rgbtfuse.atomic import atomic_write
+from rgbtfuse.data.vot_writer import check_ascii_path
 from rgbtfuse.errors import ConfigError, VotError
 
 STACK_DIR = Path(__file__).resolve().parent / "stacks"
@@ -84,11 +85,13 @@ def check_sequences(folder: Path) -> list[str]:
     listing = folder / "list.txt"
     if not listing.is_file():
         raise VotError(f"{folder}: no list.txt; convert sequences with `rgbtfuse convert --to vot` first")
-    names = listing.read_text().split()
+    names = listing.read_text(encoding="utf-8", errors="replace").split()
     if not names:
         raise VotError(f"{listing}: lists no sequences")
+    check_ascii_path(folder, "the sequences folder")
     for name in names:
         seq = folder / name
+        check_ascii_path(seq, f"{listing}: sequence")
         if not ((seq / "sequence").is_file() or (seq / "groundtruth.txt").is_file()):
             raise VotError(f"{listing}: sequence {name!r} is not a VOT sequence folder ({seq})")
     return names
@@ -115,6 +118,7 @@ def init_workspace(workspace: Path, stack: str, sequences: Path | None, specs: l
                    timeout: int = 120, force: bool = False) -> Path:
     """Write ``config.yaml``, ``trackers.ini`` and the stack file; returns the workspace folder."""
     workspace = Path(workspace).resolve()
+    check_ascii_path(workspace, "the workspace")
     if (workspace / "config.yaml").exists() and not force:
         raise VotError(f"{workspace}: already a VOT workspace (use --force to rewrite its config and trackers)")
     if not specs:
