@@ -108,7 +108,8 @@ def natural_key(name: str) -> tuple:
 
 
 def check_output_apart(out_dir: str | Path, inputs: dict[str, str | Path]) -> None:
-    """Refuse an output folder that is, lies inside or contains an input folder (or a file's folder).
+    """Refuse an output folder that is, lies inside or contains an input folder, or is the folder of
+    an input file.
 
     ``inputs`` maps the option name to its path, for the message. Written files could otherwise
     replace inputs of the same name.
@@ -116,7 +117,8 @@ def check_output_apart(out_dir: str | Path, inputs: dict[str, str | Path]) -> No
     out = Path(out_dir).resolve()
     for option, path in inputs.items():
         folder = Path(path).resolve()
-        folder = folder if folder.is_dir() else folder.parent
-        if out == folder or folder in out.parents or out in folder.parents:
+        nested = folder.is_dir()  # a single input file is only at risk when written next to itself
+        folder = folder if nested else folder.parent
+        if out == folder or (nested and (folder in out.parents or out in folder.parents)):
             relation = "is" if out == folder else ("is inside" if folder in out.parents else "contains")
             raise ConfigError(f"--out {out_dir} {relation} the folder of {option} {path}: outputs could overwrite inputs; choose another --out")
