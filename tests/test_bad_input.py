@@ -428,3 +428,15 @@ def test_vot_init_refuses_non_ascii_sequences(tmp_path, capsys):
                "--tracker", "oracle"])
     err = capsys.readouterr().err
     assert rc == 1 and "non-ASCII" in err and "séquences" in err
+
+
+# --- 6. sparse ground truth on the reset-based stack: refused at init with the reason -------------
+def test_vot_init_refuses_the_reset_stack_on_sparse_ground_truth(tmp_path, shared, capsys):
+    sequences = tmp_path / "sequences"
+    assert main(["convert", "--from", "vtuav", "--to", "vot", str(shared(BUS1)), str(sequences), "--link"]) == 0
+    capsys.readouterr()
+    rc = main(["vot", "init", "--workspace", str(tmp_path / "ws"), "--stack", "vot2019-rgbtir-reset",
+               "--sequences", str(sequences), "--tracker", "oracle"])
+    err = capsys.readouterr().err
+    assert rc == 1 and "90 frames have no ground truth" in err and "groundtruth.txt" in err
+    assert not (tmp_path / "ws" / "config.yaml").exists()

@@ -97,6 +97,33 @@ def check_sequences(folder: Path) -> list[str]:
     return names
 
 
+def check_supervised_ground_truth(stack_file: Path, sequences: Path) -> None:
+    """Refuse a reset-based (supervised) stack on sequences with unannotated frames.
+
+    The toolkit's supervised experiment counts a frame without ground truth as a failure (overlap
+    0) and re-initialises the tracker from the ground truth five frames later, which it cannot send
+    when that frame has none either (``TraxException: Unknown region type Special``).
+    """
+    try:
+        experiments = (yaml.safe_load(stack_file.read_text()) or {}).get("experiments") or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{stack_file}: not valid yaml: {exc}") from exc
+    if not any(isinstance(e, dict) and e.get("type") == "supervised" for e in experiments.values()):
+        return
+    for name in check_sequences(sequences):
+        gt = sequences / name / "groundtruth.txt"
+        if not gt.is_file():
+            continue
+        unannotated = sum("nan" in line.lower() for line in gt.read_text().splitlines())
+        if unannotated:
+            raise VotError(
+                f"{gt}: {unannotated} frames have no ground truth; the reset-based (supervised) stack "
+                f"{stack_file.stem} needs a box on every frame (it counts an unannotated frame as a failure and "
+                "re-initialises from the ground truth). Use a multistart stack, or `rgbtfuse track` for the mean "
+                "IoU on the annotated frames"
+            )
+
+
 def resolve_stack(stack: str, sequences: Path | None) -> tuple[str, Path | None]:
     """``(stack value for config.yaml, local stack file to copy or None)``."""
     if stack in LOCAL_STACKS:
@@ -131,6 +158,8 @@ def init_workspace(workspace: Path, stack: str, sequences: Path | None, specs: l
         sequences = Path(sequences).resolve()
         check_sequences(sequences)
     stack_value, stack_file = resolve_stack(stack, sequences)
+    if sequences is not None and stack_file is not None:
+        check_supervised_ground_truth(stack_file, sequences)
 
     workspace.mkdir(parents=True, exist_ok=True)
     if stack_file is not None:
