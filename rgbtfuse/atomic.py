@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import glob
 import os
 import tempfile
@@ -10,14 +11,22 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from rgbtfuse.errors import OutputError
+
+#: write failures that are the destination's fault (full, read-only, forbidden), not a bug
+_DESTINATION_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EFBIG, errno.ENOTDIR, errno.EEXIST}
+
 
 @contextlib.contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
     """Yield a temporary path next to ``path``; on success it is renamed over ``path``."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    remove_stale_temporaries(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp" + path.suffix, dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        remove_stale_temporaries(path)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp" + path.suffix, dir=path.parent)
+    except OSError as exc:
+        raise _named(path, exc) from exc
     os.close(fd)
     tmp_path = Path(tmp)
     try:
@@ -26,6 +35,15 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
             os.fsync(fh.fileno())
         os.chmod(tmp_path, _default_mode())  # mkstemp creates 0600; give the file the usual permissions
         os.replace(tmp_path, path)
+    except OSError as exc:
+        if exc.errno not in _DESTINATION_ERRNOS:
+            raise
+        raise _named(path, exc) from exc
+    except RuntimeError as exc:
+        # torch.save reports a short write (disk full) as "unexpected pos" / "file write failed"
+        if "unexpected pos" not in str(exc) and "write failed" not in str(exc):
+            raise
+        raise OutputError(f"{path}: writing failed, the disk is probably full ({str(exc).splitlines()[0][:200]})") from exc
     finally:
         tmp_path.unlink(missing_ok=True)
 
@@ -50,6 +68,11 @@ def _process_alive(pid: int) -> bool:
     except PermissionError:  # exists, owned by someone else
         return True
     return True
+
+
+def _named(path: Path, exc: OSError) -> OutputError:
+    reason = "no space left on the device" if exc.errno in (errno.ENOSPC, errno.EDQUOT) else (exc.strerror or str(exc))
+    return OutputError(f"{path}: cannot write ({reason})")
 
 
 def _default_mode() -> int:

@@ -8,7 +8,11 @@ mis-shaped key in a :class:`~rgbtfuse.errors.CheckpointError`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import contextlib
+import contextvars
+import pickle
+import re
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -20,23 +24,80 @@ from rgbtfuse.errors import CheckpointError
 _WRAPPER_KEYS = ("state_dict", "model", "weight", "net")
 
 
-def read_checkpoint(path: str | Path) -> Any:
-    """``torch.load`` on CPU; falls back to full unpickling for old pickled checkpoints.
+def _allowed_globals() -> list[Any]:
+    """The globals (besides torch's own tensor types) that the published checkpoints pickle.
 
-    Several published checkpoints (NanoTrack's, DIDFuse's) pickle numpy objects or optimizer
-    state, which ``weights_only=True`` refuses. Only load files you trust.
+    NanoTrack's ``.pth`` files keep numpy float64 scalars in their optimizer state; numpy 1.x
+    names the scalar constructor ``numpy.core.multiarray.scalar``, numpy 2.x ``numpy._core...``.
+    LRRNet, DIDFuse, pysot's model zoo and our own checkpoints need nothing beyond torch's types.
+    """
+    import numpy as np
+
+    scalar = np._core.multiarray.scalar if hasattr(np, "_core") else np.core.multiarray.scalar
+    # numpy >= 1.25 rebuilds a dtype through its class (e.g. Float64DType); numeric ones only
+    numeric = [type(np.dtype(t)) for t in ("bool", "int8", "int16", "int32", "int64", "uint8", "uint16",
+                                           "uint32", "uint64", "float16", "float32", "float64")]
+    return [(scalar, "numpy.core.multiarray.scalar"), (scalar, "numpy._core.multiarray.scalar"), np.dtype, *numeric]
+
+
+_trusted: contextvars.ContextVar[bool] = contextvars.ContextVar("rgbtfuse_trust_checkpoints", default=False)
+
+
+@contextlib.contextmanager
+def trust_checkpoints(enabled: bool = True) -> Iterator[None]:
+    """Within this block, checkpoints outside the allow-list are unpickled fully.
+
+    DANGEROUS: full unpickling runs whatever code the file contains. The CLI enters it only
+    for ``--trust-checkpoint``.
+    """
+    token = _trusted.set(enabled)
+    try:
+        yield
+    finally:
+        _trusted.reset(token)
+
+
+def read_checkpoint(path: str | Path) -> Any:
+    """``torch.load`` on CPU that never runs code from the file.
+
+    Only tensors, containers, numbers and the numpy globals of :func:`_allowed_globals` are
+    unpickled; a file that needs any other global is refused with a :class:`CheckpointError`
+    naming the file and the global, unless inside :func:`trust_checkpoints`.
     """
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: checkpoint file not found")
+    if _trusted.get():
+        try:
+            return torch.load(path, map_location="cpu", weights_only=False)
+        except Exception as exc:  # noqa: BLE001 - any failure of a pickle is a bad file
+            raise CheckpointError(f"{path}: not a readable torch checkpoint ({exc})") from exc
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception:  # noqa: BLE001 - retried below with the full unpickler
-        pass
-    try:
-        return torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as exc:
-        raise CheckpointError(f"{path}: not a readable torch checkpoint ({exc})") from exc
+        with torch.serialization.safe_globals(_allowed_globals()):
+            return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        # torch names the global either as "GLOBAL mod.name" or as "but got <class 'mod.name'>"
+        found = re.search(r"GLOBAL (\S+)|but got <class '([^']+)'>", str(exc))
+        if found is None:
+            raise CheckpointError(f"{path}: not a readable torch checkpoint ({_reason(exc)})") from exc
+        raise CheckpointError(
+            f"{path}: refused: it needs the Python global {found.group(1) or found.group(2)}, which no published checkpoint "
+            "uses, and unpickling it could run code. If you trust the file, pass --trust-checkpoint"
+        ) from exc
+    except Exception as exc:  # noqa: BLE001 - truncated zip, not a pickle, ...
+        raise CheckpointError(f"{path}: not a readable torch checkpoint ({_reason(exc)})") from exc
+
+
+def _reason(exc: Exception) -> str:
+    """The informative line of a torch.load error (its first lines are generic advice)."""
+    if isinstance(exc, EOFError):
+        return "the file is empty or truncated"
+    if isinstance(exc, (KeyError, pickle.UnpicklingError)) or type(exc).__name__ == "UnpicklingError":
+        return f"not a pickle or torch zip archive ({type(exc).__name__}: {exc})"
+    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+    detail = next((ln for ln in lines if "error:" in ln.lower()), lines[0] if lines else type(exc).__name__)
+    detail = detail.split(". This is an internal miniz error")[0]
+    return detail[:300]
 
 
 def extract_state_dict(obj: Any, source: str = "checkpoint") -> dict[str, torch.Tensor]:

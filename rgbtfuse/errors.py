@@ -88,3 +88,7 @@ class ExportError(RgbtfuseError):
 
 class ResultFileError(RgbtfuseError):
     """A tracker's result file is missing, unparsable (``file:line``) or has the wrong number of lines."""
+
+
+class OutputError(RgbtfuseError):
+    """An output folder is in use by another run, holds a run that would be lost, or cannot be written."""

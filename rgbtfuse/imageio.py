@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 
 from rgbtfuse.atomic import atomic_write
-from rgbtfuse.errors import ImageReadError, PairingError, SizeMismatchError
+from rgbtfuse.errors import ConfigError, ImageReadError, PairingError, SizeMismatchError
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".pgm", ".ppm")
 
@@ -74,10 +74,19 @@ def list_images(folder: str | Path) -> tuple[list[Path], list[Path]]:
 def pair_folders(ir_dir: str | Path, vis_dir: str | Path) -> list[tuple[Path, Path]]:
     """Pair images of two folders by file stem (``ir/3.png`` ↔ ``vi/3.jpg``), in natural order.
 
-    Raises :class:`PairingError` listing every file that has no partner.
+    Raises :class:`PairingError` listing every file that has no partner, and every stem that
+    names two images of one folder (``ir/10.jpg`` and ``ir/10.png``: which one to pair is a guess).
     """
     ir_imgs, _ = list_images(ir_dir)
     vis_imgs, _ = list_images(vis_dir)
+    ambiguous = []
+    for folder, imgs in ((ir_dir, ir_imgs), (vis_dir, vis_imgs)):
+        by_stem: dict[str, list[str]] = {}
+        for p in imgs:
+            by_stem.setdefault(p.stem, []).append(p.name)
+        ambiguous += [", ".join(names) + f" in {folder}" for stem, names in by_stem.items() if len(names) > 1]
+    if ambiguous:
+        raise PairingError("ambiguous pairs (one name, several images): " + "; ".join(ambiguous))
     ir_by, vis_by = {p.stem: p for p in ir_imgs}, {p.stem: p for p in vis_imgs}
     only_ir = sorted(set(ir_by) - set(vis_by))
     only_vis = sorted(set(vis_by) - set(ir_by))
@@ -96,3 +105,20 @@ def pair_folders(ir_dir: str | Path, vis_dir: str | Path) -> list[tuple[Path, Pa
 def natural_key(name: str) -> tuple:
     """Sort key that puts ``2`` before ``10``."""
     return tuple(int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", name))
+
+
+def check_output_apart(out_dir: str | Path, inputs: dict[str, str | Path]) -> None:
+    """Refuse an output folder that is, lies inside or contains an input folder, or is the folder of
+    an input file.
+
+    ``inputs`` maps the option name to its path, for the message. Written files could otherwise
+    replace inputs of the same name.
+    """
+    out = Path(out_dir).resolve()
+    for option, path in inputs.items():
+        folder = Path(path).resolve()
+        nested = folder.is_dir()  # a single input file is only at risk when written next to itself
+        folder = folder if nested else folder.parent
+        if out == folder or (nested and (folder in out.parents or out in folder.parents)):
+            relation = "is" if out == folder else ("is inside" if folder in out.parents else "contains")
+            raise ConfigError(f"--out {out_dir} {relation} the folder of {option} {path}: outputs could overwrite inputs; choose another --out")

@@ -44,3 +44,27 @@ def retain_freed_memory() -> bool:
     libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
     _retained = bool(libc.mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD)) and bool(libc.mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD))
     return _retained
+
+
+#: torch CPU threads of the ``rgbtfuse`` commands unless ``--threads`` says otherwise. On a shared
+#: 2-core machine (load average ≈ 4.5 from other jobs) NanoTrack v2 fused tracking of bus1 at 1080p
+#: ran at 22 ms/frame with 1 thread and 333 ms/frame with 2 (36 vs 972 ms/frame with one more
+#: busy process): OpenMP threads spin at every layer while their sibling is descheduled. One
+#: thread also makes every run of a command use the same float summation order.
+DEFAULT_THREADS = 1
+
+
+def set_threads(threads: int | None = None) -> int:
+    """Opt-in: set torch's CPU thread count (``None``: :data:`DEFAULT_THREADS`); returns it.
+
+    Process-wide, so only the command line (or a library user, once at start-up) calls it.
+    """
+    from rgbtfuse.errors import ConfigError
+
+    n = DEFAULT_THREADS if threads is None else int(threads)
+    if n < 1:
+        raise ConfigError(f"--threads must be at least 1, got {n}")
+    import torch  # here: commands that never compute start without torch
+
+    torch.set_num_threads(n)
+    return n

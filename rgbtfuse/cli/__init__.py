@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from rgbtfuse import __version__
 from rgbtfuse.errors import RgbtfuseError
-from rgbtfuse.runtime import retain_freed_memory
+from rgbtfuse.runtime import DEFAULT_THREADS, retain_freed_memory, set_threads
 
 # command name -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -32,6 +32,23 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "degrade": ("degrade", "write a copy of a sequence with one sensor failing (night, crossover, occlusion, ...)"),
     "export": ("export", "export a tracker (template and search branches) to ONNX for onnxruntime / cv2.TrackerNano"),
 }
+
+
+def add_threads_argument(parser: argparse.ArgumentParser) -> None:
+    """``--threads N`` of a command that computes; :func:`main` applies it before the command runs."""
+    parser.add_argument(
+        "--threads", type=int, default=None,
+        help=f"torch CPU threads (default: {DEFAULT_THREADS}, the fastest on a machine busy with other jobs)",
+    )
+
+
+def add_trust_argument(parser: argparse.ArgumentParser) -> None:
+    """``--trust-checkpoint`` of a command that loads checkpoints (see rgbtfuse.checkpoint)."""
+    parser.add_argument(
+        "--trust-checkpoint", action="store_true",
+        help="DANGEROUS: unpickle checkpoints fully, which runs any code they contain; only for files you "
+        "trust that need Python objects beyond tensors and numbers",
+    )
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -55,8 +72,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     module.add_arguments(parser)
     args = parser.parse_args(argv[1:])
     retain_freed_memory()
+    from rgbtfuse.checkpoint import trust_checkpoints
+
     try:
-        return int(module.run(args) or 0)
+        if "threads" in vars(args):
+            set_threads(args.threads)
+        with trust_checkpoints(bool(getattr(args, "trust_checkpoint", False))):
+            return int(module.run(args) or 0)
     except RgbtfuseError as exc:
         print(f"rgbtfuse {name}: error: {exc}", file=sys.stderr)
         return 1

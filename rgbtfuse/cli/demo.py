@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from rgbtfuse.atomic import atomic_write
+from rgbtfuse.cli import add_threads_argument, add_trust_argument
 from rgbtfuse.errors import ConfigError
 
 
@@ -32,7 +33,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--retrain", action="store_true", help="first reproduce the demo model's fusion weights (OUT/retrain), then use them")
     parser.add_argument("--steps", type=int, help="with --retrain: override the number of training steps")
     parser.add_argument("--device", default="auto", help="auto | cpu | cuda[:N]")
-    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (1 is fastest for these small per-frame ops)")
+    add_threads_argument(parser)
+    add_trust_argument(parser)
 
 
 def _scene_size(text: str) -> tuple[int, int]:
@@ -71,7 +73,6 @@ def _trackers(config: str | Path, weights: str | None, fusion_weights: str | Non
 
 def run(args: argparse.Namespace) -> int:
     import cv2
-    import torch
 
     from rgbtfuse.data import load_sequence
     from rgbtfuse.data.synthetic import write_vot_sequence
@@ -80,7 +81,6 @@ def run(args: argparse.Namespace) -> int:
     from rgbtfuse.demo.report import iou_plot, markdown, summarize
     from rgbtfuse.tracking import draw_frame, open_video, write_boxes
 
-    torch.set_num_threads(max(1, args.threads))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     fusion_weights = args.fusion_weights

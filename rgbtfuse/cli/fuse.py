@@ -20,10 +20,13 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
+from rgbtfuse.cli import add_threads_argument, add_trust_argument
 from rgbtfuse.device import resolve_device
-from rgbtfuse.errors import ConfigError
-from rgbtfuse.imageio import check_same_size, pair_folders, read_image, write_image
+from rgbtfuse.errors import ConfigError, ImageSizeError
+from rgbtfuse.imageio import check_output_apart, check_same_size, pair_folders, read_image, write_image
 
+#: every network pads each layer by reflection, which needs 2 pixels per side (NestFuse/RFN-Nest need 16)
+MIN_SIDE = 2
 # models whose published weights are several files (a folder or the files in order)
 MULTI_FILE_MODELS = ("rfn_nest", "didfuse")
 # keyword each model's factory takes for its per-scale fusion rule (None: the model has a single one)
@@ -49,6 +52,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="auto", help="auto (CUDA if available), cpu, cuda or cuda:N")
     parser.add_argument("--resize", action="store_true", help="resize infrared images to the visible size when they differ")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_threads_argument(parser)
+    add_trust_argument(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -59,6 +64,7 @@ def run(args: argparse.Namespace) -> int:
     kinds = [_check_pair(ir, vis, args.resize) for ir, vis in pairs]  # every pair, before any work
     if args.out.exists() and not args.out.is_dir():
         raise ConfigError(f"--out {args.out} exists and is not a folder")
+    check_output_apart(args.out, {"--ir": args.ir, "--vis": args.vis})
     device = resolve_device(args.device)
     if len(args.weights) > 1 and args.model not in MULTI_FILE_MODELS:
         raise ConfigError(f"--weights: {args.model} takes one checkpoint file, got {len(args.weights)} paths")
@@ -114,6 +120,9 @@ def _check_pair(ir_path: Path, vis_path: Path, resize: bool) -> str:
     from image_fusion.color import is_gray
 
     ir, vis = read_image(ir_path), read_image(vis_path)
+    for path, img in ((ir_path, ir), (vis_path, vis)):
+        if min(img.shape[:2]) < MIN_SIDE:
+            raise ImageSizeError(f"{path}: {img.shape[1]}x{img.shape[0]} pixels; fusion needs at least {MIN_SIDE}x{MIN_SIDE}")
     if not resize:
         check_same_size(ir_path, ir, vis_path, vis, hint="use --resize to resize the infrared image to the visible size")
     kind = "gray" if is_gray(vis) else "colour"

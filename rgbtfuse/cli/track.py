@@ -12,6 +12,7 @@ import sys
 
 import torch
 
+from rgbtfuse.cli import add_threads_argument, add_trust_argument
 from rgbtfuse.data import load_sequence
 from rgbtfuse.errors import ConfigError
 from rgbtfuse.tracking import run_sequence
@@ -37,7 +38,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--init", help="initial box x,y,w,h on frame 0 (default: first ground-truth box)")
     parser.add_argument("--align", choices=("none", "resize"), default="none", help="resize IR frames to the RGB size")
     parser.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
-    parser.add_argument("--threads", type=int, help="CPU threads for PyTorch / onnxruntime (default: theirs; 1 on a busy machine)")
+    add_threads_argument(parser)
+    add_trust_argument(parser)
     parser.add_argument("--on-bad-frame", choices=BAD_FRAME, default="error",
                         help="an unreadable frame stops the run (error) or is flagged and passed over (skip)")
 
@@ -56,14 +58,10 @@ def run(args: argparse.Namespace) -> int:
     seq = load_sequence(args.sequence)
     if seq.static:
         raise ConfigError(f"{seq.root}: a folder of unrelated still image pairs ({seq.layout}), not a video to track through")
-    if args.threads is not None:
-        if args.threads < 1:
-            raise ConfigError(f"--threads must be at least 1, got {args.threads}")
-        torch.set_num_threads(args.threads)
     if args.backend == "onnxruntime":
         if not args.model or args.config or args.weights or args.fusion_weights:
             raise ConfigError("--backend onnxruntime takes --model DIR (the export holds config and weights), not --config/--weights")
-        tracker = build_onnx_tracker(args.model, args.mode, args.device, args.threads)
+        tracker = build_onnx_tracker(args.model, args.mode, args.device, torch.get_num_threads())
     else:
         if args.model or not (args.config and args.weights):
             raise ConfigError("--backend pytorch takes --config and --weights (--model is for --backend onnxruntime)")

@@ -9,6 +9,7 @@ from typing import Any
 import torch
 
 from rgbtfuse.atomic import atomic_torch_save
+from rgbtfuse.cli import add_threads_argument, add_trust_argument
 from rgbtfuse.device import resolve_device
 from rgbtfuse.errors import ConfigError
 
@@ -16,10 +17,13 @@ from rgbtfuse.errors import ConfigError
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", required=True, help="experiment yaml with model/fusion/track/train/data sections")
     parser.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pth")
+    parser.add_argument("--force", action="store_true", help="replace a run already in OUT (its checkpoint and log)")
     parser.add_argument("--out", help="output folder (default: train.out, else runs/<config name>)")
     parser.add_argument("--weights", help="tracker checkpoint (overrides train.weights)")
     parser.add_argument("--steps", type=int, help="override train.steps")
     parser.add_argument("--device", default="auto", help="auto | cpu | cuda[:N]")
+    add_threads_argument(parser)
+    add_trust_argument(parser)
 
 
 class _ByKey(torch.utils.data.Dataset):
@@ -99,7 +103,7 @@ def run(args: argparse.Namespace) -> int:
         export=export, config_snapshot=cfg,
     )
     model.train()
-    history = trainer.run(resume=args.resume)
+    history = trainer.run(resume=args.resume, force=getattr(args, "force", False))
     if history:
         first, last = history[0]["loss"], history[-1]["loss"]
         print(f"trained {cfg['fusion']['name']} fusion: loss {first:.4g} -> {last:.4g} over steps "

@@ -5,13 +5,18 @@ from __future__ import annotations
 import argparse
 import json
 
+from rgbtfuse.cli import add_threads_argument, add_trust_argument
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", required=True, help="experiment yaml (see experiments/*.yaml)")
     parser.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pth")
+    parser.add_argument("--force", action="store_true", help="replace a run already in OUT (its checkpoint and log)")
     parser.add_argument("--export", action="store_true", help="only write the published weight files of OUT/checkpoint.pth")
     parser.add_argument("--steps", type=int, help="override the number of steps (e.g. a short test run)")
     parser.add_argument("--out", help="override the yaml's output folder")
+    add_threads_argument(parser)
+    add_trust_argument(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -24,7 +29,7 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps({"step": trainer.step, "files": [str(f) for f in files]}))
         return 0
     try:
-        history = trainer.run(resume=args.resume)
+        history = trainer.run(resume=args.resume, force=getattr(args, "force", False))
     finally:
         D.cleanup()
     if trainer.rank == 0 and history:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from rgbtfuse.cli import add_trust_argument
 from rgbtfuse.errors import WeightsError
 from rgbtfuse.weights import WEIGHTS, describe, download, identify
 
@@ -14,6 +15,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub.add_parser("list", help="the known published checkpoints and where to get them")
     verify = sub.add_parser("verify", help="identify a checkpoint file by its sha256, or failing that by its keys")
     verify.add_argument("path", type=Path)
+    add_trust_argument(verify)
     verify.add_argument(
         "--model", help="also load the file into this image-fusion model (strict) and report every key that does not fit"
     )

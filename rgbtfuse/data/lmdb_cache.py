@@ -7,7 +7,10 @@ Layout of ``OUT/``: ``crops.lmdb/`` (the LMDB) and ``index.json``. LMDB keys:
   channel) or ``b"J" + JPEG`` (``codec: jpeg``, ~10x smaller, decoded on read);
 * ``__params__``: the crop options (a resumed build must use the same);
 * ``__done__/<seq>/<chunk>``: committed in the same transaction as the crops of that chunk of
-  frames, with their boxes; a killed build resumes from the chunks without a marker.
+  frames, with their boxes; a killed build resumes from the chunks without a marker;
+* ``__crc__/<seq>/<chunk>``: the CRC-32 of every crop value of that chunk (``prepare --verify``
+  finds bit flips). Before opening, the file size is checked against LMDB's header: a truncated
+  file is reported by name instead of killing the reader with SIGBUS, and ``prepare`` rebuilds it.
 
 ``index.json`` (written last, atomically) lists every sequence with its cached frames and the
 frame-space box ``x, y, w, h`` the crop was centred on; it depends only on the data and options,
@@ -19,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import struct
 import zlib
 from collections.abc import Iterator
@@ -95,6 +99,11 @@ def _done_key(seq: str, chunk: int) -> bytes:
     return f"__done__/{seq}/{chunk:06d}".encode()
 
 
+def _crc_key(seq: str, chunk: int) -> bytes:
+    """``{crop key: crc32 of its stored value}`` of one chunk, so that --verify finds bit flips."""
+    return f"__crc__/{seq}/{chunk:06d}".encode()
+
+
 @dataclass
 class _Chunk:
     seq: str
@@ -167,6 +176,43 @@ def _crop_frames(chunk: _Chunk, params: CropParams) -> tuple[_Chunk, list[list[f
 
 
 # --- building ---------------------------------------------------------------------------------
+#: LMDB's meta pages (pages 0 and 1) on 64-bit builds: magic and version, then the free and main
+#: DB records (48 bytes each; the free DB's first field holds the page size), last page, txn id
+_META = struct.Struct("<16xII8x8xI44x48xQQ")
+_LMDB_MAGIC = 0xBEEFC0DE
+
+
+def check_lmdb_file(env_dir: Path) -> None:
+    """Raise :class:`DatasetLayoutError` unless ``env_dir/data.mdb`` holds every page its header uses.
+
+    LMDB memory-maps the file: reading a page past the end of a truncated file is a SIGBUS that
+    kills the process, so the size is checked against the newest meta page before opening.
+    """
+    data = env_dir / "data.mdb"
+    try:
+        size = data.stat().st_size
+        with open(data, "rb") as fh:
+            head = fh.read(2 * 65536)
+    except OSError as exc:
+        raise DatasetLayoutError(f"{data}: cannot be read ({exc.strerror})") from exc
+    metas = []  # (txn id, page size, last page) of each valid meta page; the newest one counts
+    offset = 0
+    while offset + _META.size <= len(head):
+        magic, _version, page_size, last_page, txn = _META.unpack_from(head, offset)
+        if magic != _LMDB_MAGIC or page_size < 512 or (offset and offset != page_size):
+            break
+        metas.append((txn, page_size, last_page))
+        if offset:
+            break
+        offset = page_size  # the second meta page
+    if not metas:
+        raise DatasetLayoutError(f"{data}: not an LMDB file (no valid header); delete {env_dir.parent} and rebuild it with rgbtfuse prepare")
+    _txn, page_size, last_page = max(metas)
+    needed = (last_page + 1) * page_size
+    if size < needed:
+        raise DatasetLayoutError(f"{data}: truncated ({size} bytes, its header needs {needed}); run rgbtfuse prepare again to rebuild it")
+
+
 def _open_env(path: Path, map_size: int, readonly: bool = False) -> lmdb.Environment:
     return lmdb.open(str(path), map_size=map_size, readonly=readonly, lock=not readonly, readahead=False, meminit=False, max_dbs=0)
 
@@ -179,6 +225,7 @@ def _reader_env(path: Path) -> lmdb.Environment:
     if key not in _READERS:
         for inherited in [k for k in _READERS if k[1] == key[1]]:  # opened by the parent before a fork
             _READERS.pop(inherited).close()
+        check_lmdb_file(path)
         _READERS[key] = _open_env(path, 0, readonly=True)
     return _READERS[key]
 
@@ -227,6 +274,12 @@ def build_cache(
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     _close_reader(out / "crops.lmdb")
+    if (out / "crops.lmdb" / "data.mdb").is_file():
+        try:
+            check_lmdb_file(out / "crops.lmdb")
+        except DatasetLayoutError:  # corrupt: its crops cannot be trusted, rebuild from scratch
+            shutil.rmtree(out / "crops.lmdb")
+            (out / "index.json").unlink(missing_ok=True)
     env = _open_env(out / "crops.lmdb", _estimate_bytes(n_frames, params))
     try:
         params_json = json.dumps({"dataset": dataset, **asdict(params)}, sort_keys=True).encode()
@@ -256,7 +309,8 @@ def build_cache(
 
 def _write_chunk(env: lmdb.Environment, chunk: _Chunk, boxes: list[list[float]], entries: dict[bytes, bytes]) -> None:
     marker = json.dumps([[f, *b] for f, b in zip(chunk.frames, boxes)]).encode()
-    _commit(env, {**entries, _done_key(chunk.seq, chunk.index): marker})
+    crcs = json.dumps({k.decode(): zlib.crc32(v) for k, v in entries.items()}).encode()
+    _commit(env, {**entries, _crc_key(chunk.seq, chunk.index): crcs, _done_key(chunk.seq, chunk.index): marker})
 
 
 def _assemble_index(env: lmdb.Environment, dataset: str, sequences: list[Sequence], plans: dict, params: CropParams) -> dict:
@@ -309,13 +363,24 @@ def iter_keys(out: str | Path) -> Iterator[tuple[bytes, bytes]]:
 
 
 def verify_cache(out: str | Path, progress: bool = True) -> dict:
-    """Check that every indexed crop is present and decodes to the right size; report counts."""
+    """Check that every indexed crop is present, matches its stored checksum and decodes to the
+    right size; report counts."""
     cache = CropCache(out)
     size = cache.params.instance_size
     n = 0
+    crcs = _prefixed(cache.env, b"__crc__/")
+    expected = {k: v for chunk in crcs.values() for k, v in json.loads(chunk).items()}
     frames = [(s["name"], f[0]) for s in cache.index["sequences"] for f in s["frames"]]
     for seq, frame in tqdm(frames, desc="verify", unit="frame", disable=not progress):
         for modality in MODALITIES:
+            key = _frame_key(seq, frame, modality)
+            with cache.env.begin(buffers=True) as txn:
+                value = txn.get(key)
+                crc = None if value is None else zlib.crc32(value)
+            if key.decode() in expected and crc is not None and crc != expected[key.decode()]:
+                raise DatasetLayoutError(
+                    f"{out}: crop {seq}/{frame}/{modality} is corrupt (checksum mismatch); run rgbtfuse prepare again to rebuild it"
+                )
             crop = cache.get(seq, frame, modality)
             if crop.shape != (size, size, 3):
                 raise DatasetLayoutError(f"{out}: crop {seq}/{frame}/{modality} is {crop.shape}, expected ({size}, {size}, 3)")
@@ -329,7 +394,19 @@ def verify_cache(out: str | Path, progress: bool = True) -> dict:
                 if not key.startswith(b"__done__/"):
                     break
                 n_done += 1
-    extra = stored - n - n_done - 1
+    extra = stored - n - n_done - len(crcs) - 1
     if extra:
         raise DatasetLayoutError(f"{out}: the LMDB holds {extra} entries not in index.json")
     return {"sequences": len(cache.index["sequences"]), "frames": len(frames), "crops": n}
+
+
+def _prefixed(env: lmdb.Environment, prefix: bytes) -> dict[bytes, bytes]:
+    with env.begin() as txn:
+        cursor = txn.cursor()
+        found: dict[bytes, bytes] = {}
+        if cursor.set_range(prefix):
+            for key, value in cursor:
+                if not key.startswith(prefix):
+                    break
+                found[key] = value
+        return found

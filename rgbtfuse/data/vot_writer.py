@@ -139,11 +139,23 @@ def find_sequences(src: Path) -> list[Path]:
     return found
 
 
+def check_ascii_path(path: Path, what: str) -> None:
+    """Refuse non-ASCII paths up front: vot-trax sends frame paths in a protocol that breaks on them
+    (a protocol error, or a segfault of ``vot evaluate``)."""
+    if not str(path).isascii():
+        bad = "".join(sorted({c for c in str(path) if not c.isascii()}))
+        raise DatasetLayoutError(f"{what} {path} has non-ASCII characters ({bad}), which the VOT toolkit's TraX "
+                                 "protocol cannot carry; rename it or choose an ASCII path")
+
+
 def convert_to_vot(src: Path, dst: Path, layout: str, anchor_every: int = DEFAULT_ANCHOR_EVERY,
                    link: bool = False, progress=None) -> list[Path]:
     """Convert every sequence of ``src`` (read with ``layout``) into VOT folders under ``dst``."""
     roots = find_sequences(src)
     dst = Path(dst)
+    check_ascii_path(dst.resolve(), "the VOT dataset folder")
+    for root in roots:
+        check_ascii_path(Path(root.name), f"sequence folder {root}")
     dst.mkdir(parents=True, exist_ok=True)
     written = []
     for root in roots if progress is None else progress(roots):

@@ -75,7 +75,9 @@ def retrain(out: Path, steps: int | None = None, resume: bool = False) -> Path:
     cfg["data"]["sources"][0]["root"] = str(scenes)
     config_path = out / "model.yaml"
     atomic_write(config_path, lambda p: p.write_text(yaml.safe_dump(cfg, sort_keys=False)))
-    args = argparse.Namespace(config=str(config_path), resume=resume, out=str(out / "train"), weights=None, steps=steps, device="cpu")
+    # a reproduction starts over unless resumed: an earlier retrain in OUT is replaced (force)
+    args = argparse.Namespace(config=str(config_path), resume=resume, force=not resume, out=str(out / "train"),
+                              weights=None, steps=steps, device="cpu")
     start = time.time()
     train_fusion.run(args)
     minutes = (time.time() - start) / 60

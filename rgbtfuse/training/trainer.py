@@ -10,6 +10,9 @@ uninterrupted one.
 from __future__ import annotations
 
 import csv
+import json
+import os
+import socket
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
@@ -23,12 +26,17 @@ from tqdm import tqdm
 
 from rgbtfuse.atomic import atomic_torch_save, atomic_write
 from rgbtfuse.checkpoint import read_checkpoint
-from rgbtfuse.errors import CheckpointError, ConfigError
+from rgbtfuse.errors import CheckpointError, ConfigError, OutputError
 from rgbtfuse.training import distributed as D
 from rgbtfuse.training.optim import OptimConfig, build_optimizer, build_scheduler
 from rgbtfuse.training.sampler import StepBatchSampler
 
 CHECKPOINT_NAME = "checkpoint.pth"
+LOCK_NAME = ".lock"
+#: settings that do not change the loss sequence: left out when a resume compares its settings
+#: with the checkpoint's (``steps``/``epochs`` of the yaml are compared as the effective loop.steps)
+NOT_IN_LOSS_SEQUENCE = {"out", "device", "checkpoint_every", "log_every", "tensorboard", "num_workers",
+                        "export_every", "cache_dir", "steps", "epochs"}
 
 
 @dataclass
@@ -116,12 +124,65 @@ class Trainer:
         if not self.checkpoint_path.is_file():
             raise CheckpointError(f"{self.checkpoint_path}: no checkpoint to resume from")
         state = read_checkpoint(self.checkpoint_path)
-        if state.get("loop", {}).get("seed") != self.loop.seed:
-            raise CheckpointError(f"{self.checkpoint_path}: written with seed {state['loop'].get('seed')}, config has {self.loop.seed}")
+        if not isinstance(state, dict) or not {"step", "trained", "optimizer", "scheduler"} <= set(state):
+            raise CheckpointError(f"{self.checkpoint_path}: not a training checkpoint of rgbtfuse")
+        self._check_same_settings(state)
         self.trained.load_state_dict(state["trained"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         self.step = int(state["step"])
+
+    def _check_same_settings(self, state: dict[str, Any]) -> None:
+        """Refuse a resume whose settings differ from the checkpoint's in anything that changes the
+        loss sequence; compares the whole saved dicts (new options are covered without a list)."""
+        current = {"loop": asdict(self.loop), "optim": asdict(self.optim_cfg), "config": self.config_snapshot}
+        saved = {k: state[k] for k in current if k in state}  # older checkpoints lack "config"
+        diffs = [
+            f"{key}: checkpoint {old!r}, now {new!r}"
+            for key, old, new in _differences(saved, {k: current[k] for k in saved})
+            if key.rsplit(".", 1)[-1] not in NOT_IN_LOSS_SEQUENCE or key == "loop.steps"
+        ]
+        if diffs:
+            raise CheckpointError(
+                f"{self.checkpoint_path}: cannot resume, settings differ from the run's ({len(diffs)}): "
+                + "; ".join(diffs) + ". Restore them, or start over with --force"
+            )
+
+    # --- run directory -----------------------------------------------------------------------
+    def _acquire_lock(self) -> Path | None:
+        """Create ``OUT/.lock`` (pid, host, time); a live holder is an error, a dead one's lock is stale."""
+        if not D.is_main():
+            return None
+        lock = self.out_dir / LOCK_NAME
+        me = {"pid": os.getpid(), "host": socket.gethostname(), "started": time.strftime("%Y-%m-%d %H:%M:%S")}
+        for _ in range(2):
+            try:
+                fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                holder = _read_lock(lock)
+                if holder is not None and _alive(holder):
+                    raise OutputError(
+                        f"{self.out_dir} is in use by another training run (pid {holder['pid']} on {holder['host']}, "
+                        f"started {holder.get('started', '?')}); wait for it or choose another --out"
+                    ) from None
+                lock.unlink(missing_ok=True)  # stale: its process is gone (or the file is unreadable)
+                continue
+            with os.fdopen(fd, "w") as fh:
+                json.dump(me, fh)
+            return lock
+        raise OutputError(f"{lock}: cannot take the run lock (another run keeps recreating it)")
+
+    def _check_not_overwriting(self, resume: bool, force: bool) -> None:
+        if resume or force or not D.is_main() or not self.checkpoint_path.is_file():
+            return
+        try:
+            step = int(read_checkpoint(self.checkpoint_path).get("step", -1))
+        except (CheckpointError, AttributeError, TypeError, ValueError):
+            step = -1
+        raise OutputError(
+            f"{self.out_dir} already holds a training run ({CHECKPOINT_NAME} at step {step if step >= 0 else '?'}); "
+            "use --resume to continue it or --force to start over (its checkpoint and log are replaced)"
+        )
 
     # --- logs --------------------------------------------------------------------------------
     def _open_csv(self, resume: bool) -> tuple[Any, csv.writer | None]:
@@ -147,9 +208,29 @@ class Trainer:
         return SummaryWriter(str(self.out_dir / "tensorboard"), purge_step=self.step)
 
     # --- loop --------------------------------------------------------------------------------
-    def run(self, resume: bool = False) -> list[dict[str, float]]:
-        """Train to ``loop.steps``; returns the logged rows of this process (rank-averaged)."""
-        self.out_dir.mkdir(parents=True, exist_ok=True)
+    def run(self, resume: bool = False, force: bool = False) -> list[dict[str, float]]:
+        """Train to ``loop.steps``; returns the logged rows of this process (rank-averaged).
+
+        ``OUT`` is locked for the run; an existing run there is continued (``resume``), replaced
+        (``force``) or, by default, an :class:`OutputError`.
+        """
+        if self.out_dir.exists() and not self.out_dir.is_dir():
+            raise OutputError(f"--out {self.out_dir} exists and is not a folder")
+        try:
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise OutputError(f"--out {self.out_dir}: cannot create the folder ({exc.strerror})") from exc
+        if D.is_main() and not os.access(self.out_dir, os.W_OK):
+            raise OutputError(f"--out {self.out_dir}: the folder is not writable")
+        lock = self._acquire_lock()
+        try:
+            self._check_not_overwriting(resume, force)
+            return self._run(resume)
+        finally:
+            if lock is not None:
+                lock.unlink(missing_ok=True)
+
+    def _run(self, resume: bool) -> list[dict[str, float]]:
         if resume:
             self.load_checkpoint()
         sampler = StepBatchSampler(
@@ -208,6 +289,40 @@ class Trainer:
             if tb is not None:
                 tb.close()
         return history
+
+
+def _differences(old: Any, new: Any, prefix: str = "") -> list[tuple[str, Any, Any]]:
+    """``(dotted.key, old, new)`` for every leaf where two nested dicts differ."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        out = []
+        for key in sorted(set(old) | set(new), key=str):
+            name = f"{prefix}.{key}" if prefix else str(key)
+            out += _differences(old.get(key, "<unset>"), new.get(key, "<unset>"), name)
+        return out
+    if isinstance(old, tuple) or isinstance(new, tuple):  # yaml lists may come back as tuples
+        old, new = list(old) if isinstance(old, tuple) else old, list(new) if isinstance(new, tuple) else new
+    return [] if old == new else [(prefix, old, new)]
+
+
+def _read_lock(path: Path) -> dict[str, Any] | None:
+    try:
+        holder = json.loads(path.read_text())
+        return holder if isinstance(holder, dict) and isinstance(holder.get("pid"), int) else None
+    except (OSError, ValueError):
+        return None
+
+
+def _alive(holder: dict[str, Any]) -> bool:
+    """Whether the lock's process runs (a lock from another host is taken as alive: we cannot tell)."""
+    if holder.get("host") != socket.gethostname():
+        return True
+    try:
+        os.kill(holder["pid"], 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by another user
+        return True
+    return True
 
 
 def _write_rows(path: Path, rows: list[list[str]]) -> None:

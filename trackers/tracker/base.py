@@ -20,6 +20,25 @@ from trackers.models.siamese import SiameseRGBT
 from trackers.tracker.crop import get_subwindow, to_tensor
 
 
+#: options that are pixel sizes or counts; the others are real-valued weights
+_INT_OPTIONS = {"exemplar_size", "instance_size", "base_size", "stride", "output_size"}
+#: options that may be 0 (weights); sizes and strides must be positive
+_MAY_BE_ZERO = {"base_size", "penalty_k", "window_influence", "context_amount", "lr"}
+
+
+def _check_number(key: str, value: Any, integer: bool) -> None:
+    """A ``track.<key>`` must be a (non-bool) number, an integer for sizes, and not negative;
+    checked at load so that a string in the yaml fails here and not inside numpy at frame 2."""
+    if key == "output_size" and value is None:
+        return
+    kind = "an integer" if integer else "a number"
+    ok = isinstance(value, int) if integer else isinstance(value, (int, float))
+    if isinstance(value, bool) or not ok or not np.isfinite(value):
+        raise ConfigError(f"track.{key} must be {kind}, got {value!r}")
+    if value < 0 or (value == 0 and key not in _MAY_BE_ZERO):
+        raise ConfigError(f"track.{key} must be {'at least 0' if key in _MAY_BE_ZERO else 'positive'}, got {value!r}")
+
+
 @dataclass
 class TrackConfig:
     """Tracking hyper-parameters (pysot ``cfg.TRACK``), read from the experiment yaml."""
@@ -42,6 +61,8 @@ class TrackConfig:
         unknown = sorted(set(cfg) - names)
         if unknown:
             raise ConfigError(f"unknown track options {unknown}; known: {sorted(names)}")
+        for key, value in cfg.items():
+            _check_number(key, value, integer=key in _INT_OPTIONS)
         return cls(**cfg)
 
     @property
@@ -103,6 +124,8 @@ class SiameseTracker:
         x, y, w, h = map(float, bbox)
         if not all(np.isfinite([x, y, w, h])) or w <= 0 or h <= 0:
             raise InitBoxError(f"init box {bbox} is empty or not finite")
+        if w < 1 or h < 1:  # a sub-pixel target has a sub-pixel template crop: nothing to track
+            raise InitBoxError(f"init box {bbox} is smaller than one pixel ({w:g}x{h:g}); give a box of at least 1x1")
         if x + w <= 0 or y + h <= 0 or x >= shape[1] or y >= shape[0]:
             raise InitBoxError(f"init box {bbox} lies outside the {shape[1]}x{shape[0]} image")
         self.center_pos = np.array([x + (w - 1) / 2, y + (h - 1) / 2])

@@ -106,10 +106,12 @@ class SiameseFrameTracker:
         self.channels = CHANNELS_BY_MODE[mode]
 
     def _images(self, frames: dict[str, Path]) -> tuple[np.ndarray | None, np.ndarray | None]:
-        from rgbtfuse.imageio import read_image  # OpenCV only for trackers that look at pixels
+        from rgbtfuse.imageio import check_same_size, read_image  # OpenCV only for trackers that look at pixels
 
         rgb = read_image(frames["color"], "bgr") if "color" in frames else None
         ir = read_image(frames["ir"], "bgr") if "ir" in frames else None
+        if rgb is not None and ir is not None:  # the fused tracker crops both at one box
+            check_same_size(frames["color"], rgb, frames["ir"], ir, "the RGB and IR frames must be registered")
         return rgb, ir
 
     def init(self, frames: dict[str, Path], box: Box) -> None:

@@ -41,7 +41,9 @@ def polygon_to_box(points: Sequence[tuple[float, float]]) -> Box:
     x1, y1 = pts.min(axis=0)
     x2, y2 = pts.max(axis=0)
     extent = (x2 - x1) * (y2 - y1)
-    if extent <= 0:
+    x, y = pts[:, 0], pts[:, 1]
+    shoelace = 0.5 * abs(float(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1))))
+    if extent <= 0 or shoelace <= 0:  # a line or a point: pysot's +1 would make it a small box
         raise RegionError(f"polygon {pts.tolist()} has zero area")
     if len(pts) == 4:
         area = np.linalg.norm(pts[0] - pts[1]) * np.linalg.norm(pts[1] - pts[2])

@@ -10,8 +10,9 @@ process restart and a model load each time. Rectangle and polygon regions are ac
 (polygons become axis-aligned boxes, pysot's convention); each reply carries a ``confidence``
 property. A region that cannot be used (empty, non-finite, a mask) gets an error reply — an
 empty region with an ``error`` property — and the session goes on; frames before a successful
-initialisation get the same. Anything else that goes wrong ends the session with the reason,
-which the toolkit writes to its log.
+initialisation get the same, and so does a frame whose image is missing or corrupt or whose RGB and
+IR sizes differ (the reason also goes to stderr, the toolkit's log). Anything else that goes wrong
+ends the session with the reason, which the toolkit writes to its log.
 """
 
 from __future__ import annotations
@@ -76,7 +77,14 @@ def serve(tracker: FrameTracker) -> None:
             elif not ready:
                 server.status([(_reply_region(None), {"error": "not initialised"})])
             else:
-                box, confidence = tracker.track(frames)
+                try:
+                    if missing:
+                        raise RegionError(f"the request has no {', '.join(missing)} image")
+                    box, confidence = tracker.track(frames)
+                except (RegionError, RgbtfuseError) as exc:  # a bad frame: reported, the session goes on
+                    print(f"trax_server: frame rejected: {exc}", file=sys.stderr, flush=True)
+                    server.status([(_reply_region(None), {"error": str(exc)})])
+                    continue
                 server.status([(_reply_region(box), {"confidence": f"{confidence:.6f}"})])
 
 

@@ -20,6 +20,7 @@ import yaml
 
 import trackers
 from rgbtfuse.atomic import atomic_write
+from rgbtfuse.data.vot_writer import check_ascii_path
 from rgbtfuse.errors import ConfigError, VotError
 
 STACK_DIR = Path(__file__).resolve().parent / "stacks"
@@ -84,14 +85,43 @@ def check_sequences(folder: Path) -> list[str]:
     listing = folder / "list.txt"
     if not listing.is_file():
         raise VotError(f"{folder}: no list.txt; convert sequences with `rgbtfuse convert --to vot` first")
-    names = listing.read_text().split()
+    names = listing.read_text(encoding="utf-8", errors="replace").split()
     if not names:
         raise VotError(f"{listing}: lists no sequences")
+    check_ascii_path(folder, "the sequences folder")
     for name in names:
         seq = folder / name
+        check_ascii_path(seq, f"{listing}: sequence")
         if not ((seq / "sequence").is_file() or (seq / "groundtruth.txt").is_file()):
             raise VotError(f"{listing}: sequence {name!r} is not a VOT sequence folder ({seq})")
     return names
+
+
+def check_supervised_ground_truth(stack_file: Path, sequences: Path) -> None:
+    """Refuse a reset-based (supervised) stack on sequences with unannotated frames.
+
+    The toolkit's supervised experiment counts a frame without ground truth as a failure (overlap
+    0) and re-initialises the tracker from the ground truth five frames later, which it cannot send
+    when that frame has none either (``TraxException: Unknown region type Special``).
+    """
+    try:
+        experiments = (yaml.safe_load(stack_file.read_text()) or {}).get("experiments") or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{stack_file}: not valid yaml: {exc}") from exc
+    if not any(isinstance(e, dict) and e.get("type") == "supervised" for e in experiments.values()):
+        return
+    for name in check_sequences(sequences):
+        gt = sequences / name / "groundtruth.txt"
+        if not gt.is_file():
+            continue
+        unannotated = sum("nan" in line.lower() for line in gt.read_text().splitlines())
+        if unannotated:
+            raise VotError(
+                f"{gt}: {unannotated} frames have no ground truth; the reset-based (supervised) stack "
+                f"{stack_file.stem} needs a box on every frame (it counts an unannotated frame as a failure and "
+                "re-initialises from the ground truth). Use a multistart stack, or `rgbtfuse track` for the mean "
+                "IoU on the annotated frames"
+            )
 
 
 def resolve_stack(stack: str, sequences: Path | None) -> tuple[str, Path | None]:
@@ -115,6 +145,7 @@ def init_workspace(workspace: Path, stack: str, sequences: Path | None, specs: l
                    timeout: int = 120, force: bool = False) -> Path:
     """Write ``config.yaml``, ``trackers.ini`` and the stack file; returns the workspace folder."""
     workspace = Path(workspace).resolve()
+    check_ascii_path(workspace, "the workspace")
     if (workspace / "config.yaml").exists() and not force:
         raise VotError(f"{workspace}: already a VOT workspace (use --force to rewrite its config and trackers)")
     if not specs:
@@ -127,6 +158,8 @@ def init_workspace(workspace: Path, stack: str, sequences: Path | None, specs: l
         sequences = Path(sequences).resolve()
         check_sequences(sequences)
     stack_value, stack_file = resolve_stack(stack, sequences)
+    if sequences is not None and stack_file is not None:
+        check_supervised_ground_truth(stack_file, sequences)
 
     workspace.mkdir(parents=True, exist_ok=True)
     if stack_file is not None:

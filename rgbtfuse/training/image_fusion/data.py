@@ -53,6 +53,10 @@ class DataConfig:
         out = cls(**cfg)
         if not out.root:
             raise ConfigError("data.root is required")
+        if isinstance(out.size, bool) or not isinstance(out.size, int) or out.size < 1:
+            raise ConfigError(f"data.size must be a positive number of pixels, got {out.size!r}")
+        if out.limit is not None and (isinstance(out.limit, bool) or not isinstance(out.limit, int) or out.limit < 1):
+            raise ConfigError(f"data.limit must be a positive number of images, got {out.limit!r}")
         if out.geometry not in ("resize", "center_crop", "random_crop"):
             raise ConfigError(f"data.geometry {out.geometry!r}: use resize, center_crop or random_crop")
         if out.interpolation not in _INTERP:
