@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from rgbtfuse.data.annotations import box_iou
 from rgbtfuse.errors import ConfigError
 from trackers.models.siamese import BRANCHES
 from trackers.tracker.base import Proposal, SiameseTracker
@@ -38,11 +39,13 @@ class DecisionConfig:
     """``decision:`` section of an experiment yaml."""
 
     rule: str = "quality"
-    quality: str = "peak"
+    quality: str = "peak_apce"
     #: a single-modality branch replaces the fused one when its quality exceeds ``(1 + margin)·q_fused``
     margin: float = 0.0
     #: weight of the previous frame's quality in the running quality (0: this frame only)
     smooth: float = 0.0
+    #: multiply each branch's quality by the mean IoU of its box with the other branches' boxes
+    consensus: bool = False
 
     @classmethod
     def from_dict(cls, cfg: dict[str, Any] | None) -> "DecisionConfig":
@@ -131,6 +134,9 @@ class DecisionTracker:
             if p is None:
                 continue
             raw = branch_quality(p, self.cfg.quality)
+            if self.cfg.consensus:
+                others = [float(box_iou(np.array([p.bbox()]), np.array([o.bbox()]))[0]) for c, o in proposals.items() if c != b and o is not None]
+                raw *= float(np.mean(others)) if others else 1.0
             prev = self.quality.get(b)
             out[b] = raw if prev is None else self.cfg.smooth * prev + (1 - self.cfg.smooth) * raw
         self.quality = out
