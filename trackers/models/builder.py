@@ -86,8 +86,10 @@ def load_experiment(cfg: dict[str, Any] | str | Path) -> dict[str, Any]:
     return cfg
 
 
-def _default_mode(fusion: FusionConfig | None, mode: str | None) -> str:
-    return mode or ("fused" if fusion is not None else "rgb")
+def _default_mode(fusion: FusionConfig | None, mode: str | None, decision: bool = False) -> str:
+    if mode:
+        return mode
+    return "rgb" if fusion is None else "decision" if decision else "fused"
 
 
 def build_model(
@@ -96,8 +98,8 @@ def build_model(
     fusion_weights: str | Path | None = None,
     mode: str | None = None,
 ) -> SiameseRGBT:
-    """Network of the experiment, with weights loaded; ``mode`` defaults to ``fused`` when the
-    experiment has a fusion section, else ``rgb``."""
+    """Network of the experiment, with weights loaded; ``mode`` defaults to ``decision`` when the
+    experiment has fusion and decision sections, ``fused`` with a fusion section only, else ``rgb``."""
     return _build_model(load_experiment(cfg), weights, fusion_weights, mode)[0]
 
 
@@ -107,21 +109,22 @@ def _build_model(
     """``(model, whether fusion parameters were loaded)``."""
     fusion = FusionConfig.from_dict(cfg.get("fusion"))
     model_cfg = {k: v for k, v in cfg["model"].items() if k != "type"}
+    mode = _default_mode(fusion, mode, "decision" in cfg)
     kind = cfg["model"]["type"]
     if kind == "nanotrack":
         from trackers.models.nanotrack import build_nanotrack
 
-        model = build_nanotrack(model_cfg, fusion=fusion, mode=_default_mode(fusion, mode))
+        model = build_nanotrack(model_cfg, fusion=fusion, mode=mode)
     elif kind == "filterbank":
         from trackers.models.filterbank import build_filterbank
 
-        model = build_filterbank(model_cfg, fusion=fusion, mode=_default_mode(fusion, mode))
+        model = build_filterbank(model_cfg, fusion=fusion, mode=mode)
     elif kind == "siamrpn":
         try:
             from trackers.models.siamrpn import build_siamrpn
         except ImportError as exc:
             raise ConfigError(f"model.type siamrpn is not available in this installation ({exc})") from exc
-        model = build_siamrpn(model_cfg, fusion=fusion, mode=_default_mode(fusion, mode))
+        model = build_siamrpn(model_cfg, fusion=fusion, mode=mode)
     else:
         raise ConfigError(f"unknown model.type {kind!r}; available: nanotrack, siamrpn, filterbank")
     fusion_loaded = load_tracker_weights(model, weights, fusion_weights)

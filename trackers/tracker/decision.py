@@ -99,6 +99,8 @@ class DecisionTracker:
         self.base = base
         self.cfg = cfg or DecisionConfig()
         self.quality: dict[str, float] = {}
+        #: branch followed on the last frame (None before the first tracked frame)
+        self.branch: str | None = None
 
     @property
     def model(self) -> torch.nn.Module:
@@ -107,7 +109,7 @@ class DecisionTracker:
     def init(self, rgb: np.ndarray | None, ir: np.ndarray | None, bbox: tuple[float, float, float, float]) -> None:
         """Template of every branch from one backbone pass; the running qualities restart."""
         self.base.init(rgb, ir, bbox)
-        self.quality = {}
+        self.quality, self.branch = {}, None
 
     @torch.inference_mode()
     def track(self, rgb: np.ndarray | None, ir: np.ndarray | None) -> dict[str, Any]:
@@ -120,6 +122,7 @@ class DecisionTracker:
         else:
             branch = self._follow(q)
             chosen = proposals[branch] if branch is not None else None
+        self.branch = branch
         out: dict[str, Any] = {f"q_{b}": q.get(b, float("nan")) for b in BRANCHES}
         if chosen is None:
             return {"bbox": self.base._bbox(), "best_score": float("nan"), "valid": False, "branch": None, "quality": float("nan"), **out}
