@@ -1,4 +1,4 @@
-"""Tracker speed on CPU: ms/frame for modes rgb, ir and fused, side by side, as JSON.
+"""Tracker speed on CPU: ms/frame for modes rgb, ir, fused and decision, side by side, as JSON.
 
 Models: NanoTrack v2 (published weights from ``../shared`` when present, else random) and, when
 the pysot model is installed, SiamRPN++ R50 with random weights. Frames: ``../shared`` bus1
@@ -37,12 +37,13 @@ sys.path.insert(0, str(REPO))
 
 from rgbtfuse.imageio import read_image  # noqa: E402
 from trackers.models.builder import build_tracker, load_experiment  # noqa: E402
+from trackers.tracker.decision import DecisionTracker  # noqa: E402
 
 BUS1 = SHARED / "data/rgbt/vtuav_bus1"
 NANO_WEIGHTS = SHARED / "weights/nanotrack/pretrained/nanotrackv2.pth"
 NANO_ONNX = SHARED / "weights/nanotrack/nanotrackv2"
 INIT_1080 = (585.0, 94.0, 66.0, 83.0)  # bus1 frame 0
-GOALS = {"fused_over_rgb_max": 2.3, "nanotrack_v2_fused_1080p_ms_max": 20.0}
+GOALS = {"fused_over_rgb_max": 2.3, "nanotrack_v2_fused_1080p_ms_max": 20.0, "decision_over_fused_max": 1.3}
 
 
 def load_frames(n: int, size: tuple[int, int]) -> tuple[list[np.ndarray], list[np.ndarray], tuple[float, ...], str]:
@@ -79,19 +80,20 @@ def time_modes(tracker, modes: tuple[str, ...], rgb: list, ir: list, box: tuple,
     cpu: dict[str, list[float]] = {m: [] for m in modes}
     for _ in range(rounds):
         for mode in modes:
-            r = rgb if mode in ("rgb", "fused", "cv2") else [None] * len(rgb)
-            i = ir if mode in ("ir", "fused") else [None] * len(ir)
+            r = rgb if mode in ("rgb", "fused", "decision", "cv2") else [None] * len(rgb)
+            i = ir if mode in ("ir", "fused", "decision") else [None] * len(ir)
             if mode == "cv2":
                 tracker.init(r[0], tuple(int(round(v)) for v in box))
             else:
                 tracker.model.mode = mode
-                tracker.init(r[0], i[0], box)
+                runner = DecisionTracker(tracker) if mode == "decision" else tracker
+                runner.init(r[0], i[0], box)
             for k in range(1, len(rgb)):
                 t0, c0 = time.perf_counter(), time.process_time()
                 if mode == "cv2":
                     tracker.update(r[k])
                 else:
-                    tracker.track(r[k], i[k])
+                    runner.track(r[k], i[k])
                 times[mode].append((time.perf_counter() - t0) * 1000)
                 cpu[mode].append((time.process_time() - c0) * 1000)
     return {m: float(np.median(t)) for m, t in times.items()}, {m: float(np.median(t)) for m, t in cpu.items()}
@@ -157,7 +159,7 @@ def main() -> None:
     for name in args.models.split(",") + ["cv2.TrackerNano"]:
         peer = name == "cv2.TrackerNano"
         tracker = cv2_peer() if peer else model_tracker(name, args.fusion, args.device)
-        modes = ("cv2",) if peer else ("rgb", "ir", "fused")
+        modes = ("cv2",) if peer else ("rgb", "ir", "fused", "decision")
         if tracker is None:
             report["results"][name] = "not available"
             continue
@@ -173,6 +175,8 @@ def main() -> None:
             if "fused" in ms:
                 entry["fused_over_rgb"] = round(ms["fused"] / ms["rgb"], 3)
                 entry["ir_over_rgb"] = round(ms["ir"] / ms["rgb"], 3)
+                entry["decision_over_fused"] = round(ms["decision"] / ms["fused"], 3)
+                entry["decision_over_fused_cpu"] = round(cpu["decision"] / cpu["fused"], 3)
             entry["frames"] = source
             per_size[f"{size[0]}x{size[1]}"] = entry
             del rgb, ir
@@ -182,6 +186,8 @@ def main() -> None:
         per_model = [r for r in report["results"].values() if isinstance(r, dict)]
         ratios = [v["fused_over_rgb"] for r in per_model for v in r.values() if "fused_over_rgb" in v]
         report["goals_met"] = {"fused_over_rgb": all(x <= GOALS["fused_over_rgb_max"] for x in ratios)}
+        dec = [v["decision_over_fused_cpu"] for r in per_model for v in r.values() if "decision_over_fused_cpu" in v]
+        report["goals_met"]["decision_over_fused"] = all(x <= GOALS["decision_over_fused_max"] for x in dec)
         if "1920x1080" in nano:
             report["goals_met"]["nanotrack_v2_fused_1080p"] = nano["1920x1080"]["fused_ms"] <= GOALS["nanotrack_v2_fused_1080p_ms_max"]
     report["loadavg_1min_after"] = round(os.getloadavg()[0], 2)
