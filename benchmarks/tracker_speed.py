@@ -1,4 +1,4 @@
-"""Tracker speed on CPU: ms/frame for modes rgb, ir and fused, side by side, as JSON.
+"""Tracker speed on CPU: ms/frame for modes rgb, ir, fused and decision, side by side, as JSON.
 
 Models: NanoTrack v2 (published weights from ``../shared`` when present, else random) and, when
 the pysot model is installed, SiamRPN++ R50 with random weights. Frames: ``../shared`` bus1
@@ -41,6 +41,7 @@ sys.path.insert(0, str(REPO))
 
 from rgbtfuse.imageio import read_image  # noqa: E402
 from trackers.models.builder import build_tracker, load_experiment  # noqa: E402
+from trackers.tracker.decision import DecisionTracker  # noqa: E402
 
 BUS1 = SHARED / "data/rgbt/vtuav_bus1"
 NANO_WEIGHTS = SHARED / "weights/nanotrack/pretrained/nanotrackv2.pth"
@@ -54,6 +55,8 @@ GOALS = {
     "onnxruntime_fused_over_cv2_max": 1.5,
     "onnxruntime_rgb_over_cv2_max": 1.0,
     "onnxruntime_fused_over_pytorch_fused_max": 1.0,
+    # issue 17: decision (three heads on one batched backbone pass) at most 1.3x fused (CPU time)
+    "decision_over_fused_max": 1.3,
 }
 
 
@@ -92,20 +95,22 @@ def time_modes(runs: dict[str, tuple], rgb: list, ir: list, box: tuple, rounds: 
     cpu: dict[str, list[float]] = {m: [] for m in runs}
     for _ in range(rounds):
         for label, (tracker, mode) in runs.items():
-            r = rgb if mode in ("rgb", "fused", "cv2") else [None] * len(rgb)
-            i = ir if mode in ("ir", "fused") else [None] * len(ir)
+            r = rgb if mode in ("rgb", "fused", "decision", "cv2") else [None] * len(rgb)
+            i = ir if mode in ("ir", "fused", "decision") else [None] * len(ir)
+            runner = tracker
             if mode == "cv2":
                 tracker.init(r[0], tuple(int(round(v)) for v in box))
             else:
                 if isinstance(tracker.model, torch.nn.Module):
                     tracker.model.mode = mode
-                tracker.init(r[0], i[0], box)
+                    runner = DecisionTracker(tracker) if mode == "decision" else tracker
+                runner.init(r[0], i[0], box)
             for k in range(1, len(rgb)):
                 t0, c0 = time.perf_counter(), time.process_time()
                 if mode == "cv2":
                     tracker.update(r[k])
                 else:
-                    tracker.track(r[k], i[k])
+                    runner.track(r[k], i[k])
                 times[label].append((time.perf_counter() - t0) * 1000)
                 cpu[label].append((time.process_time() - c0) * 1000)
     return {m: float(np.median(t)) for m, t in times.items()}, {m: float(np.median(t)) for m, t in cpu.items()}
@@ -199,7 +204,7 @@ def main() -> None:
                 runs = {"cv2": (peer, "cv2")} if peer is not None else {}
             else:
                 tracker = model_tracker(name, args.fusion, args.device)
-                runs = {m: (tracker, m) for m in ("rgb", "ir", "fused")} if tracker is not None else {}
+                runs = {m: (tracker, m) for m in ("rgb", "ir", "fused", "decision")} if tracker is not None else {}
                 if name == "nanotrack_v2":
                     runs.update({f"onnxruntime_{m}": (t, m) for m, t in onnx.items()})
                     if peer is not None:
@@ -219,6 +224,8 @@ def main() -> None:
                 if "fused" in ms:
                     entry["fused_over_rgb"] = round(ms["fused"] / ms["rgb"], 3)
                     entry["ir_over_rgb"] = round(ms["ir"] / ms["rgb"], 3)
+                    entry["decision_over_fused"] = round(ms["decision"] / ms["fused"], 3)
+                    entry["decision_over_fused_cpu"] = round(cpu["decision"] / cpu["fused"], 3)
                 if "onnxruntime_fused" in ms:
                     entry["onnxruntime_fused_over_pytorch_fused"] = round(ms["onnxruntime_fused"] / ms["fused"], 3)
                     if "cv2" in ms:
@@ -235,6 +242,8 @@ def main() -> None:
         per_model = [r for r in report["results"].values() if isinstance(r, dict)]
         ratios = [v["fused_over_rgb"] for r in per_model for v in r.values() if "fused_over_rgb" in v]
         report["goals_met"] = {"fused_over_rgb": all(x <= GOALS["fused_over_rgb_max"] for x in ratios)}
+        dec = [v["decision_over_fused_cpu"] for r in per_model for v in r.values() if "decision_over_fused_cpu" in v]
+        report["goals_met"]["decision_over_fused"] = all(x <= GOALS["decision_over_fused_max"] for x in dec)
         if "1920x1080" in nano:
             report["goals_met"]["nanotrack_v2_fused_1080p"] = nano["1920x1080"]["fused_ms"] <= GOALS["nanotrack_v2_fused_1080p_ms_max"]
             for key in ("onnxruntime_fused_over_cv2", "onnxruntime_rgb_over_cv2", "onnxruntime_fused_over_pytorch_fused"):

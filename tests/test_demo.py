@@ -96,11 +96,11 @@ def test_demo_short_scene_outputs(tmp_path, capsys):
     assert plot is not None and plot.shape[2] == 3 and plot.std() > 10
 
     summary = json.loads((out / "summary.json").read_text())
-    assert set(summary["modes"]) == {"rgb", "ir", "fused"}
+    assert set(summary["modes"]) == {"rgb", "ir", "fused", "decision"}
     for m in summary["modes"].values():
         assert 0 <= m["mean_iou"] <= 1 and 0 <= m["success_rate"] <= 1 and m["scored_frames"] == 39
     assert set(summary["failure_intervals"]) == {"night", "distractor", "crossover", "occlusion", "overexposure"}
-    assert isinstance(summary["fused_beats_both"], bool)
+    assert isinstance(summary["fused_beats_both"], bool) and isinstance(summary["decision_beats_both"], bool)
     assert "| mode | mean IoU |" in (out / "summary.md").read_text()
     boxes = np.loadtxt(out / "boxes_fused.txt", delimiter=",")
     gt = np.loadtxt(out / "scene" / "groundtruth.txt", delimiter=",")

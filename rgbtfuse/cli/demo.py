@@ -59,7 +59,7 @@ def _trackers(config: str | Path, weights: str | None, fusion_weights: str | Non
     trackers, notes = {}, []
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        for mode in ("rgb", "ir", "fused"):
+        for mode in ("rgb", "ir", "fused", "decision"):
             trackers[mode] = build_tracker(cfg, weights, fusion_weights, mode=mode, device=device)
     for w in caught:
         text = str(w.message)
@@ -80,6 +80,7 @@ def run(args: argparse.Namespace) -> int:
     from rgbtfuse.demo.pipeline import failure_intervals, track_modes
     from rgbtfuse.demo.report import iou_plot, markdown, summarize
     from rgbtfuse.tracking import draw_frame, open_video, write_boxes
+    from trackers.models.siamese import BRANCHES
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -118,12 +119,17 @@ def run(args: argparse.Namespace) -> int:
 
         def on_frame(i: int, rgb: np.ndarray, ir: np.ndarray, boxes: dict) -> None:
             active = [k for k, spans in intervals.items() if any(a <= i < b for a, b in spans)]
-            sink.write(draw_frame(rgb, ir, boxes, seq.boxes[i], i, ["failing: " + ", ".join(active)] if active else []))
+            notes = ["failing: " + ", ".join(active)] if active else []
+            branch = getattr(trackers["decision"], "branch", None)
+            notes += [f"decision follows: {branch}"] if branch else []
+            sink.write(draw_frame(rgb, ir, boxes, seq.boxes[i], i, notes))
 
         runs, start = track_modes(seq, trackers, on_frame)
 
     plot = out / "iou.png"
-    img = iou_plot(runs, intervals, len(seq))
+    extras = runs["decision"].result.extras
+    qualities = {b: np.array([np.nan if v is None else v for v in extras[f"q_{b}"]], float) for b in BRANCHES if f"q_{b}" in extras}
+    img = iou_plot(runs, intervals, len(seq), qualities=qualities)
     atomic_write(plot, lambda p: cv2.imwrite(str(p), img))  # the temporary name keeps the .png suffix
     for mode, r in runs.items():
         write_boxes(out / f"boxes_{mode}.txt", r.boxes)

@@ -32,7 +32,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", help="exported model folder (rgbtfuse export --out); backend onnxruntime")
     parser.add_argument("--fusion-weights", help="fusion module weights (trained fusion modules)")
     parser.add_argument("--sequence", required=True, help="sequence folder (VOT, RGBT234/LasHeR, GTOT or VTUAV layout)")
-    parser.add_argument("--mode", choices=MODES, help="default: fused if the experiment has fusion:, else rgb")
+    parser.add_argument("--mode", choices=MODES, help="default: decision with fusion: and decision: sections, fused with fusion: only, else rgb")
     parser.add_argument("--out", required=True, help="output folder")
     parser.add_argument("--video", help="write an annotated MP4 (RGB | IR) to this file")
     parser.add_argument("--init", help="initial box x,y,w,h on frame 0 (default: first ground-truth box)")

@@ -22,7 +22,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     init.add_argument("--tracker", action="append", default=[], metavar="[NAME=]SPEC",
                       help="EXP.yaml[:WEIGHTS], or a test tracker: oracle (ground truth), static (never moves); repeatable")
     init.add_argument("--device", default="auto", help="device for the experiment trackers (auto, cpu, cuda)")
-    init.add_argument("--mode", choices=("rgb", "ir", "fused"), help="modality override for every tracker")
+    init.add_argument("--mode", choices=("rgb", "ir", "fused", "decision"), help="modality override for every tracker")
     init.add_argument("--timeout", type=int, default=120, help="seconds the toolkit waits for a tracker reply")
     init.add_argument("--force", action="store_true", help="rewrite an existing workspace's config and trackers")
 

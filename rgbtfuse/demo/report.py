@@ -17,8 +17,17 @@ FAILURE_COLOURS = {
     "occlusion": (150, 150, 150),
     "distractor": (110, 170, 110),
 }
-def iou_plot(runs: dict[str, ModeRun], intervals: dict[str, list[tuple[int, int]]], n_frames: int, size: tuple[int, int] = (960, 400)) -> np.ndarray:
-    """IoU over time per mode (BGR image); failure intervals shaded and labelled."""
+def iou_plot(
+    runs: dict[str, ModeRun],
+    intervals: dict[str, list[tuple[int, int]]],
+    n_frames: int,
+    size: tuple[int, int] = (960, 400),
+    qualities: dict[str, np.ndarray] | None = None,
+) -> np.ndarray:
+    """IoU over time per mode (BGR image); failure intervals shaded and labelled; with
+    ``qualities`` (``{branch: (N,)}``, NaN where absent) the decision tracker's predicted
+    quality per branch as thin lines ``q <branch>`` in the branch's colour, all divided by their
+    common maximum (training-free qualities are not on the IoU scale)."""
     w, h = size
     left, right, top, bottom = 50, 130, 30, 40
     img = np.full((h, w, 3), 255, np.uint8)
@@ -56,6 +65,17 @@ def iou_plot(runs: dict[str, ModeRun], intervals: dict[str, list[tuple[int, int]
         y = top + 20 + 22 * k
         cv2.line(img, (left + pw + 12, y - 4), (left + pw + 36, y - 4), COLOURS.get(mode, OTHER), 3)
         cv2.putText(img, mode, (left + pw + 42, y), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 1, cv2.LINE_AA)
+    qualities = qualities or {}
+    finite = [q[np.isfinite(q)] for q in qualities.values()]
+    top_q = max((float(v.max()) for v in finite if v.size), default=0.0)
+    for k, (branch, q) in enumerate(qualities.items()):
+        t = np.flatnonzero(np.isfinite(q))
+        if t.size > 1 and top_q > 0:
+            pts = np.stack([[px(i) for i in t], [py(float(q[i]) / top_q) for i in t]], 1).astype(np.int32)
+            cv2.polylines(img, [pts], False, COLOURS.get(branch, OTHER), 1, cv2.LINE_AA)
+        y = top + 20 + 22 * (len(runs) + k)
+        cv2.line(img, (left + pw + 12, y - 4), (left + pw + 36, y - 4), COLOURS.get(branch, OTHER), 1)
+        cv2.putText(img, f"q {branch} /max", (left + pw + 42, y), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 1, cv2.LINE_AA)
     return img
 
 
@@ -89,10 +109,13 @@ def summarize(runs: dict[str, ModeRun], intervals: dict[str, list[tuple[int, int
             "ms_per_frame": 1000 * run.seconds / max(tracked, 1),
             "mean_iou_during": per_failure,
         }
-    fused = modes.get("fused", {}).get("mean_iou")
     singles = [modes[m]["mean_iou"] for m in ("rgb", "ir") if m in modes and modes[m]["mean_iou"] is not None]
-    verdict = None if fused is None or len(singles) < 2 else bool(fused > max(singles))
-    return {**info, "failure_intervals": intervals, "modes": modes, "fused_beats_both": verdict}
+
+    def beats(mode: str) -> bool | None:
+        value = modes.get(mode, {}).get("mean_iou")
+        return None if value is None or len(singles) < 2 else bool(value > max(singles))
+
+    return {**info, "failure_intervals": intervals, "modes": modes, "fused_beats_both": beats("fused"), "decision_beats_both": beats("decision")}
 
 
 def markdown(summary: dict[str, Any]) -> str:
@@ -118,6 +141,8 @@ def markdown(summary: dict[str, Any]) -> str:
         lines += ["", f"failure frames: {spans}"]
     if summary.get("fused_beats_both") is not None:
         lines += ["", f"fused beats both single modalities (mean IoU): {'yes' if summary['fused_beats_both'] else 'NO'}"]
+    if summary.get("decision_beats_both") is not None:
+        lines += ["", f"decision beats both single modalities (mean IoU): {'yes' if summary['decision_beats_both'] else 'NO'}"]
     for note in summary.get("notes", []):
         lines += ["", f"note: {note}"]
     return "\n".join(lines) + "\n"

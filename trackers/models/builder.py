@@ -12,6 +12,8 @@
       window: 1             # options of the fusion module
     track:                  # TrackConfig fields (penalty_k, window_influence, lr, stride, ...)
       penalty_k: 0.15
+    decision:               # optional; options of mode decision (trackers/tracker/decision.py)
+      rule: quality         # quality | dfat
 
 Top-level sections ``train``, ``data``, ``name`` and ``description`` are left to other commands.
 """
@@ -31,8 +33,9 @@ from trackers.models.fusion_config import FusionConfig
 from trackers.models.siamese import SiameseRGBT
 from trackers.models.weights import load_tracker_weights
 from trackers.tracker.base import SiameseTracker, TrackConfig
+from trackers.tracker.decision import DecisionConfig, DecisionTracker
 
-_SECTIONS = {"model", "fusion", "track", "train", "data", "name", "description"}
+_SECTIONS = {"model", "fusion", "track", "decision", "train", "data", "name", "description"}
 
 # NanoTrack's tracking constants (its configv2.yaml); the experiment's track: section overrides them
 NANOTRACK_TRACK_DEFAULTS: dict[str, Any] = {
@@ -83,8 +86,10 @@ def load_experiment(cfg: dict[str, Any] | str | Path) -> dict[str, Any]:
     return cfg
 
 
-def _default_mode(fusion: FusionConfig | None, mode: str | None) -> str:
-    return mode or ("fused" if fusion is not None else "rgb")
+def _default_mode(fusion: FusionConfig | None, mode: str | None, decision: bool = False) -> str:
+    if mode:
+        return mode
+    return "rgb" if fusion is None else "decision" if decision else "fused"
 
 
 def build_model(
@@ -93,8 +98,8 @@ def build_model(
     fusion_weights: str | Path | None = None,
     mode: str | None = None,
 ) -> SiameseRGBT:
-    """Network of the experiment, with weights loaded; ``mode`` defaults to ``fused`` when the
-    experiment has a fusion section, else ``rgb``."""
+    """Network of the experiment, with weights loaded; ``mode`` defaults to ``decision`` when the
+    experiment has fusion and decision sections, ``fused`` with a fusion section only, else ``rgb``."""
     return _build_model(load_experiment(cfg), weights, fusion_weights, mode)[0]
 
 
@@ -104,21 +109,22 @@ def _build_model(
     """``(model, whether fusion parameters were loaded)``."""
     fusion = FusionConfig.from_dict(cfg.get("fusion"))
     model_cfg = {k: v for k, v in cfg["model"].items() if k != "type"}
+    mode = _default_mode(fusion, mode, "decision" in cfg)
     kind = cfg["model"]["type"]
     if kind == "nanotrack":
         from trackers.models.nanotrack import build_nanotrack
 
-        model = build_nanotrack(model_cfg, fusion=fusion, mode=_default_mode(fusion, mode))
+        model = build_nanotrack(model_cfg, fusion=fusion, mode=mode)
     elif kind == "filterbank":
         from trackers.models.filterbank import build_filterbank
 
-        model = build_filterbank(model_cfg, fusion=fusion, mode=_default_mode(fusion, mode))
+        model = build_filterbank(model_cfg, fusion=fusion, mode=mode)
     elif kind == "siamrpn":
         try:
             from trackers.models.siamrpn import build_siamrpn
         except ImportError as exc:
             raise ConfigError(f"model.type siamrpn is not available in this installation ({exc})") from exc
-        model = build_siamrpn(model_cfg, fusion=fusion, mode=_default_mode(fusion, mode))
+        model = build_siamrpn(model_cfg, fusion=fusion, mode=mode)
     else:
         raise ConfigError(f"unknown model.type {kind!r}; available: nanotrack, siamrpn, filterbank")
     fusion_loaded = load_tracker_weights(model, weights, fusion_weights)
@@ -131,8 +137,9 @@ def build_tracker(
     fusion_weights: str | Path | None = None,
     mode: str | None = None,
     device: str | torch.device = "auto",
-) -> SiameseTracker:
-    """Tracker (model on ``device``, eval mode) for an experiment yaml or dict."""
+) -> SiameseTracker | DecisionTracker:
+    """Tracker (model on ``device``, eval mode) for an experiment yaml or dict; mode ``decision``
+    wraps it in a :class:`~trackers.tracker.decision.DecisionTracker` (``decision:`` section)."""
     cfg = load_experiment(cfg)
     model, fusion_loaded = _build_model(cfg, weights, fusion_weights, mode)
     if model.fusion is not None and not fusion_loaded and any(p.numel() for p in model.fusion.parameters()):
@@ -145,17 +152,22 @@ def build_tracker(
     track_cfg = cfg.get("track") or {}
     if not isinstance(track_cfg, dict):
         raise ConfigError(f"track: expected a mapping, got {track_cfg!r}")
-    kind = cfg["model"]["type"]
+    decision = DecisionConfig.from_dict(cfg.get("decision"))
+    base = _base_tracker(cfg["model"]["type"], model.to(dev), track_cfg, dev)
+    return DecisionTracker(base, decision) if model.mode == "decision" else base
+
+
+def _base_tracker(kind: str, model: SiameseRGBT, track_cfg: dict[str, Any], dev: torch.device) -> SiameseTracker:
     if kind == "nanotrack":
         from trackers.tracker.nanotrack_tracker import NanoTracker
 
-        return NanoTracker(model.to(dev), TrackConfig.from_dict({**NANOTRACK_TRACK_DEFAULTS, **track_cfg}), dev)
+        return NanoTracker(model, TrackConfig.from_dict({**NANOTRACK_TRACK_DEFAULTS, **track_cfg}), dev)
     if kind == "filterbank":
         from trackers.tracker.siamfc_tracker import SiamFCTracker
 
-        return SiamFCTracker(model.to(dev), TrackConfig.from_dict({**FILTERBANK_TRACK_DEFAULTS, **track_cfg}), dev)
+        return SiamFCTracker(model, TrackConfig.from_dict({**FILTERBANK_TRACK_DEFAULTS, **track_cfg}), dev)
     try:
         from trackers.tracker.siamrpn_tracker import SiamRPNTracker
     except ImportError as exc:
         raise ConfigError(f"model.type siamrpn is not available in this installation ({exc})") from exc
-    return SiamRPNTracker(model.to(dev), TrackConfig.from_dict(track_cfg), dev)
+    return SiamRPNTracker(model, TrackConfig.from_dict(track_cfg), dev)

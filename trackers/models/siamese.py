@@ -21,7 +21,9 @@ from torch import nn
 from rgbtfuse.errors import ConfigError
 from rgbtfuse.fusion import MultiScaleFusion
 
-MODES = ("rgb", "ir", "fused")
+MODES = ("rgb", "ir", "fused", "decision")
+#: branches of mode ``decision``, in their batch order
+BRANCHES = ("rgb", "ir", "fused")
 POSITIONS = ("neck", "backbone")
 
 
@@ -65,8 +67,8 @@ class SiameseRGBT(nn.Module):
     def mode(self, mode: str) -> None:
         if mode not in MODES:
             raise ConfigError(f"mode must be one of {MODES}, got {mode!r}")
-        if mode == "fused" and self.fusion is None:
-            raise ConfigError("mode 'fused' needs a fusion module (set fusion: in the experiment yaml)")
+        if mode in ("fused", "decision") and self.fusion is None:
+            raise ConfigError(f"mode {mode!r} needs a fusion module (set fusion: in the experiment yaml)")
         self._mode = mode
 
     @property
@@ -131,13 +133,28 @@ class SiameseRGBT(nn.Module):
     def features(self, rgb: torch.Tensor | None, ir: torch.Tensor | None) -> list[torch.Tensor]:
         """Per-scale features the head sees, for the current :attr:`mode`.
 
-        ``rgb``/``ir``: ``(B, 3, H, W)`` raw 0–255 crops (IR replicated to 3 channels).
+        ``rgb``/``ir``: ``(B, 3, H, W)`` raw 0–255 crops (IR replicated to 3 channels). In mode
+        ``decision`` the output has ``3B`` rows: the :data:`BRANCHES` rgb, ir, fused stacked.
         """
+        if self.mode == "decision":
+            return [torch.cat(f, 0) for f in zip(*self.branch_features(rgb, ir))]
         if self.mode == "rgb":
             return self._neck(self._backbone_features(rgb, None)[0])
         if self.mode == "ir":
             return self._neck(self._backbone_features(None, ir)[1])
         return self.head_input(self.fusion(*self.fusion_inputs(rgb, ir)))
+
+    def branch_features(self, rgb: torch.Tensor, ir: torch.Tensor) -> tuple[list[torch.Tensor], ...]:
+        """Per-scale head inputs of the rgb, ir and fused branches from ONE backbone pass.
+
+        The fused branch needs the rgb and ir features anyway, so the single-modality branches
+        cost only their (batched) head. Returns ``(rgb_feats, ir_feats, fused_feats)``.
+        """
+        f_rgb, f_ir = self.fusion_inputs(rgb, ir)
+        fused = self.head_input(self.fusion(f_rgb, f_ir))
+        if self.fusion_position == "backbone":
+            f_rgb, f_ir = self._neck(f_rgb), self._neck(f_ir)
+        return f_rgb, f_ir, fused
 
     # --- tracking API ------------------------------------------------------------------------
     def template(self, z_rgb: torch.Tensor | None, z_ir: torch.Tensor | None) -> None:

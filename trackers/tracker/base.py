@@ -72,6 +72,21 @@ class TrackConfig:
         return (self.instance_size - self.exemplar_size) // self.stride + 1 + self.base_size
 
 
+@dataclass
+class Proposal:
+    """One head's answer for a frame: the box it would carry on and its score map."""
+
+    center: np.ndarray  # (2,) cx, cy in frame pixels (clipped)
+    size: np.ndarray  # (2,) w, h in frame pixels (clipped)
+    score: float  # foreground probability at the chosen position
+    scores: np.ndarray  # (N,) foreground probability per position (and anchor)
+    best: int  # chosen index into ``scores``
+
+    def bbox(self) -> list[float]:
+        """``[x, y, w, h]`` (0-based top-left)."""
+        return [float(self.center[0] - self.size[0] / 2), float(self.center[1] - self.size[1] / 2), float(self.size[0]), float(self.size[1])]
+
+
 class SiameseTracker:
     """Tracks one target through aligned RGB/IR frames (either may be None for its single mode)."""
 
@@ -104,9 +119,10 @@ class SiameseTracker:
 
     def _frames(self, rgb: np.ndarray | None, ir: np.ndarray | None) -> dict[str, np.ndarray | None]:
         mode = self.model.mode
-        frames = {"rgb": rgb if mode in ("rgb", "fused") else None, "ir": ir if mode in ("ir", "fused") else None}
+        both = mode in ("fused", "decision")
+        frames = {"rgb": rgb if mode == "rgb" or both else None, "ir": ir if mode == "ir" or both else None}
         for k, img in frames.items():
-            if img is None and (mode == k or mode == "fused"):
+            if img is None and (mode == k or both):
                 raise ConfigError(f"mode {mode!r} needs the {k} frame")
         return frames
 
@@ -140,15 +156,28 @@ class SiameseTracker:
 
         A non-finite network output keeps the last box and returns ``valid=False``.
         """
+        outputs, scale_z, shape = self.search(rgb, ir)
+        proposal = self.propose(*self.decode(outputs), scale_z, shape)
+        if proposal is None:
+            return {"bbox": self._bbox(), "best_score": float("nan"), "valid": False}
+        self.commit(proposal)
+        return {"bbox": self._bbox(), "best_score": proposal.score, "valid": True}
+
+    def search(self, rgb: np.ndarray | None, ir: np.ndarray | None) -> tuple[dict[str, torch.Tensor], float, tuple[int, ...]]:
+        """Head outputs for the search crops around the current state, the crop scale and the frame shape."""
         frames = self._frames(rgb, ir)
         shape = next(img.shape for img in frames.values() if img is not None)
         s_z = self._context_size()
         scale_z = self.cfg.exemplar_size / s_z
         s_x = s_z * (self.cfg.instance_size / self.cfg.exemplar_size)
         crops = self._crops(frames, self.cfg.instance_size, round(s_x))
-        score, pred = self.decode(self.model.track(crops["rgb"], crops["ir"]))
+        return self.model.track(crops["rgb"], crops["ir"]), scale_z, shape
+
+    def propose(self, score: np.ndarray, pred: np.ndarray, scale_z: float, shape: tuple[int, ...]) -> Proposal | None:
+        """The box pysot's rule picks from decoded ``score (N,)`` / ``pred (4, N)``, without
+        changing the state; None when the outputs (or the box) are not finite."""
         if not (np.isfinite(score).all() and np.isfinite(pred).all()):
-            return {"bbox": self._bbox(), "best_score": float("nan"), "valid": False}
+            return None
 
         def change(r: np.ndarray) -> np.ndarray:
             return np.maximum(r, 1.0 / r)
@@ -172,15 +201,20 @@ class SiameseTracker:
         if not np.isfinite([cx, cy, width, height]).all():
             # finite outputs can still decode to NaN (e.g. zero-size boxes: 0/0 in the ratio
             # penalty); pysot's clip would silently turn that into a 10-px box
-            return {"bbox": self._bbox(), "best_score": float("nan"), "valid": False}
+            return None
         # pysot's clip: centre inside the image, size between 10 px and the image size
-        cx = max(0.0, min(cx, shape[1]))
-        cy = max(0.0, min(cy, shape[0]))
-        width = max(10.0, min(width, shape[1]))
-        height = max(10.0, min(height, shape[0]))
-        self.center_pos = np.array([cx, cy])
-        self.size = np.array([width, height])
-        return {"bbox": self._bbox(), "best_score": float(score[best]), "valid": True}
+        return Proposal(
+            center=np.array([max(0.0, min(cx, shape[1])), max(0.0, min(cy, shape[0]))]),
+            size=np.array([max(10.0, min(width, shape[1])), max(10.0, min(height, shape[0]))]),
+            score=float(score[best]),
+            scores=score,
+            best=best,
+        )
+
+    def commit(self, proposal: Proposal) -> None:
+        """Carry ``proposal``'s box to the next frame."""
+        self.center_pos = proposal.center.copy()
+        self.size = proposal.size.copy()
 
     def window_for(self, n: int) -> np.ndarray:
         """Cosine window tiled to ``n`` scores (one copy per anchor for anchor-based heads)."""

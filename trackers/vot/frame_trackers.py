@@ -19,7 +19,7 @@ import numpy as np
 from rgbtfuse.errors import AnnotationError, ConfigError
 from trackers.vot.regions import Box, parse_vot_region
 
-CHANNELS_BY_MODE = {"fused": ("color", "ir"), "rgb": ("color",), "ir": ("ir",)}
+CHANNELS_BY_MODE = {"fused": ("color", "ir"), "decision": ("color", "ir"), "rgb": ("color",), "ir": ("ir",)}
 
 
 class FrameTracker(Protocol):
@@ -119,7 +119,8 @@ class SiameseFrameTracker:
 
     def track(self, frames: dict[str, Path]) -> tuple[Box | None, float]:
         out = self.tracker.track(*self._images(frames))
-        score = float(out["best_score"]) if out.get("valid", True) else 0.0
+        # mode decision reports the followed branch's quality as the confidence
+        score = float(out.get("quality", out["best_score"])) if out.get("valid", True) else 0.0
         return tuple(out["bbox"]), score
 
 

@@ -96,7 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
     which.add_argument("--builtin", choices=sorted(BUILTIN), help="a test tracker: ground-truth oracle or static box")
     parser.add_argument("--weights", help="tracker checkpoint (overrides the yaml)")
     parser.add_argument("--fusion-weights", help="fusion-module checkpoint (overrides the yaml)")
-    parser.add_argument("--mode", choices=sorted(CHANNELS_BY_MODE), help="rgb / ir / fused (overrides the yaml)")
+    parser.add_argument("--mode", choices=sorted(CHANNELS_BY_MODE), help="rgb / ir / fused / decision (overrides the yaml)")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     parser.add_argument("--channels", choices=sorted(CHANNELS_BY_MODE), default="fused",
                         help="channels a built-in tracker declares (rgb: color, ir: ir, fused: both)")
