@@ -32,7 +32,7 @@ from trackers.models.siamese import SiameseRGBT
 from trackers.models.weights import load_tracker_weights
 from trackers.tracker.base import SiameseTracker, TrackConfig
 
-_SECTIONS = {"model", "fusion", "track", "train", "data", "name", "description"}
+_SECTIONS = {"model", "fusion", "track", "train", "data", "val", "name", "description"}
 
 # NanoTrack's tracking constants (its configv2.yaml); the experiment's track: section overrides them
 NANOTRACK_TRACK_DEFAULTS: dict[str, Any] = {
