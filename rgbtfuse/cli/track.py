@@ -31,7 +31,7 @@ from trackers.models.siamese import MODES
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", required=True, help="experiment yaml (model:, fusion:, track:)")
     parser.add_argument("--weights", required=True, help="tracker checkpoint (published RGB or RGB-T)")
-    parser.add_argument("--fusion-weights", help="fusion module weights (trained fusion modules)")
+    parser.add_argument("--fusion-weights", help="fusion module weights: a file, or a bundled name from `rgbtfuse weights list` (e.g. nanotrack_v2_rfn_track)")
     parser.add_argument("--sequence", required=True, help="sequence folder (VOT, RGBT234/LasHeR, GTOT or VTUAV layout)")
     parser.add_argument("--mode", choices=MODES, help="default: fused if the experiment has fusion:, else rgb")
     parser.add_argument("--out", required=True, help="output folder")
