@@ -159,3 +159,33 @@ def test_trained_modules_beat_the_untrained_ones_on_generated_scenes(tmp_path, s
     assert max(untrained) - min(untrained) < 1e-3
     for module, (before, after) in results.items():
         assert after > before, (module, before, after)
+
+
+@pytest.mark.parametrize("module", ["rfn", "rfn_light", "llrr", "gate"])
+def test_siamrpn_mobilenetv2_recipe_with_seeded_weights(module):
+    """The SiamRPN++ MobileNetV2 recipe yamls build, start as the l1 tracker (three 256-channel
+    scales), and one recipe step (pysot anchor loss + l1 regulariser) reaches only fusion."""
+    from rgbtfuse.training.fusion import FusionLoss
+    from trackers.models.builder import TRACK_DEFAULTS, build_model, load_experiment
+    from trackers.tracker.base import TrackConfig
+
+    cfg = load_experiment(REPO / f"experiments/siamrpn_mobilev2_l234_{module}_track.yaml")
+    torch.manual_seed(0)
+    model = build_model(cfg, mode="fused")  # seeded random tracker weights
+    model.freeze_all_but_fusion()
+    model.train()
+    g = torch.Generator().manual_seed(1)
+    z, x = torch.rand(2, 3, 127, 127, generator=g) * 255, torch.rand(2, 3, 255, 255, generator=g) * 255
+    f_rgb, f_ir = model.fusion_inputs(x, x.flip(-1))
+    l1 = [build_fusion("l1", f.shape[1])(r, i) for f, r, i in zip(f_rgb, f_rgb, f_ir)]
+    for fused, ref in zip(model.fusion(f_rgb, f_ir), l1):
+        torch.testing.assert_close(fused, ref, rtol=1e-5, atol=1e-5)
+    track = TrackConfig.from_dict({**TRACK_DEFAULTS.get("siamrpn", {}), **cfg["track"]})
+    loss_fn = FusionLoss(model, cfg["train"]["loss"], cfg["train"]["tracking_weight"], track, cfg["train"]["tracking"])
+    batch = {"template_rgb": z, "template_ir": z.flip(-1), "search_rgb": x, "search_ir": x.flip(-1),
+             "bbox": torch.tensor([[100.0, 100.0, 160.0, 150.0]] * 2), "neg": torch.zeros(2)}
+    loss, logs = loss_fn(batch)
+    loss.backward()
+    assert torch.isfinite(loss) and logs["track_loss"] > 0
+    assert all(p.grad is None for n, p in model.named_parameters() if not n.startswith("fusion."))
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.fusion.parameters())
