@@ -62,6 +62,12 @@ class WeightsEntry:
     member: str | None = None
     keys: KeyFormat | None = None
     notes: str = ""
+    #: path inside the rgbtfuse package of a file this project trained and ships (with a manifest)
+    bundled: str | None = None
+
+    @property
+    def bundled_path(self) -> Path | None:
+        return None if self.bundled is None else Path(__file__).resolve().parent / self.bundled
 
 
 @dataclass
@@ -108,6 +114,20 @@ def get_weights(name: str) -> WeightsEntry:
     if name not in WEIGHTS:
         raise WeightsError(f"unknown weights {name!r}; known: {', '.join(sorted(WEIGHTS))}")
     return WEIGHTS[name]
+
+
+def resolve_weights(name_or_path: str | Path) -> Path:
+    """An existing file as it is, or the shipped file of a bundled registry entry named so."""
+    path = Path(name_or_path)
+    if path.is_file():
+        return path
+    entry = WEIGHTS.get(str(name_or_path))
+    if entry is not None and entry.bundled_path is not None:
+        if not entry.bundled_path.is_file():
+            raise WeightsError(f"{name_or_path}: bundled file {entry.bundled_path} is missing from this installation")
+        return entry.bundled_path
+    bundled = sorted(n for n, e in WEIGHTS.items() if e.bundled)
+    raise CheckpointError(f"{name_or_path}: file not found (and not a bundled weights name: {', '.join(bundled)})")
 
 
 def sha256_file(path: str | Path) -> str:
@@ -161,6 +181,8 @@ def download(name: str, directory: str | Path, progress: bool = True, force: boo
     kept; one that does not is only replaced with ``force``.
     """
     entry = get_weights(name)
+    if entry.bundled_path is not None:
+        raise WeightsError(f"{name} ships with rgbtfuse ({entry.bundled_path}); pass the name to --fusion-weights")
     if entry.url is None:
         raise WeightsError(
             f"{name} has no direct download; get {entry.filename} from {entry.page} "
@@ -392,3 +414,15 @@ for _version, _suffix, _files in (
             f"nanotrack_{_version}_{_part}_onnx", f"nanotrack_{_version} (ONNX {_part})", f"nanotrack{_version}/{_file}", _NANO_PAGE,
             f"{_NANO_RAW}/nanotrack{_version}/{_file}", sha256=_sha, size=_size,
         ))
+
+# Fusion modules this project trained for NanoTrack v2 (tracker frozen); rgbtfuse/trained/manifest.json
+# records the command, seed, git revision, data recipe and validation numbers of each.
+for _module, _title in (
+    ("rfn", "RFN residual on l1"), ("rfn_light", "reduced RFN residual on l1"),
+    ("llrr", "LLRR residual on l1"), ("gate", "modality gate on l1 weights"),
+):
+    register_weights(WeightsEntry(
+        f"nanotrack_v2_{_module}_track", f"nanotrack_v2 fusion ({_title})", f"nanotrack_v2_{_module}_track.pth",
+        "this project: rgbtfuse/trained/manifest.json", bundled=f"trained/nanotrack_v2_{_module}_track.pth",
+        notes=f"--config experiments/nanotrack_v2_{_module}_track.yaml --fusion-weights nanotrack_v2_{_module}_track",
+    ))

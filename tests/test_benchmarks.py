@@ -29,3 +29,16 @@ def test_fusion_speed_reports_both_sides_and_equal_outputs(shared):
     pooling = report["nuclear_pooling"]
     assert pooling["ours_ms"] > 0 and pooling["authors_ms"] > 0
     assert pooling["max_rel_diff"] < 1e-5  # float64 Gram eigenvalues vs float32 per-channel SVD
+
+
+@pytest.mark.slow
+def test_train_fusion_speed_reports_every_recipe():
+    out = subprocess.run(
+        [sys.executable, str(REPO_ROOT / "benchmarks" / "train_fusion_speed.py"), "--threads", "1", "--batch", "2",
+         "--steps", "1", "--only", "gate_track", "rfn_light_track"],
+        capture_output=True, text=True, check=True, timeout=600,
+    )
+    report = json.loads(out.stdout)
+    assert [r["recipe"] for r in report["results"]] == ["rfn_light_track", "gate_track"]
+    for r in report["results"]:
+        assert r["steps_per_second"] > 0 and r["fusion_params"] > 0 and r["batch"] == 2

@@ -66,8 +66,12 @@ def test_training_lowers_the_loss_and_touches_only_fusion(tmp_path, shared, fusi
 
 
 @pytest.mark.slow
-def test_kill_and_resume_gives_the_same_losses(tmp_path, shared):
-    cfg = _config(tmp_path, shared, "rfn", {"name": "rfn", "w1": [1.0]}, steps=8)
+@pytest.mark.parametrize("recipe", ["rfn_paper", "rfn_light_track"])
+def test_kill_and_resume_gives_the_same_losses(tmp_path, shared, recipe):
+    if recipe == "rfn_paper":
+        cfg = _config(tmp_path, shared, "rfn", {"name": "rfn", "w1": [1.0]}, steps=8)
+    else:  # the tracking-loss recipe: residual on l1, head loss, sensor-failure augmentation
+        cfg = _recipe_config(tmp_path, shared, "rfn_light", steps=8, val=False)
     straight = tmp_path / "straight"
     assert main(["train-fusion", "--config", str(cfg), "--out", str(straight), "--device", "cpu"]) == 0
 
@@ -89,3 +93,38 @@ def test_kill_and_resume_gives_the_same_losses(tmp_path, shared):
     resumed, reference = torch.load(killed / "fusion.pth"), torch.load(straight / "fusion.pth")
     for key, value in reference.items():
         assert torch.equal(resumed[key], value), key
+
+
+def _recipe_config(tmp_path: Path, shared, module: str, steps: int, val: bool = True) -> Path:
+    cfg = yaml.safe_load((REPO / f"experiments/nanotrack_v2_{module}_track.yaml").read_text())
+    cfg["train"].update(weights=str(shared("weights/nanotrack/pretrained/nanotrackv2.pth")), steps=steps, batch_size=4,
+                        checkpoint_every=2, log_every=1)
+    cfg["data"] = {
+        "synthetic": {"seeds": [2000, 2003], "frames": 60, "crop": {"instance_size": 383, "codec": "jpeg", "every": 2}},
+        "sources": [{"dataset": "pairs", "root": str(shared("data/fusion/flir_train180"))}],
+        "cache_dir": str(tmp_path.parent / "recipe_cache"),
+        "pairs": cfg["data"]["pairs"],
+    }
+    if val:
+        cfg["val"] = {"every": steps, "modes": ["fused"], "synthetic": {"seeds": [500, 501], "frames": 60}}
+    else:
+        cfg.pop("val", None)
+    path = tmp_path / f"{module}_recipe.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("module", ["rfn_light", "gate"])
+def test_recipe_touches_only_fusion(tmp_path, shared, module):
+    cfg = _recipe_config(tmp_path, shared, module, steps=6, val=False)
+    weights = shared("weights/nanotrack/pretrained/nanotrackv2.pth")
+    before = build_model(cfg, weights=weights).state_dict()
+    straight = tmp_path / "straight"
+    assert main(["train-fusion", "--config", str(cfg), "--out", str(straight), "--device", "cpu"]) == 0
+    trained = build_model(cfg, weights=weights, fusion_weights=straight / "fusion.pth").state_dict()
+    changed = [k for k in before if not torch.equal(before[k], trained[k])]
+    assert changed and all(k.startswith("fusion.") for k in changed)
+    for k, v in before.items():
+        if not k.startswith("fusion."):
+            assert torch.equal(v, trained[k]), k

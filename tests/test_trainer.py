@@ -98,31 +98,63 @@ def test_crash_and_resume_gives_the_same_losses(tmp_path):
     assert [float(r["loss"]) for r in rows] == pytest.approx(straight, rel=1e-8)
 
 
-def _ddp_worker(rank, world, port, out_dir, queue):
+def _recipe_trainer(tmp_path, fusion, steps=6):
+    """The tracking recipe's module and regulariser (residual on l1 + the pull towards l1); an
+    LRRNet feature term stands in for the frozen head's loss, which needs a tracker."""
+    from rgbtfuse.losses.feature import rule_regulariser
+
+    def fn(batch):
+        rgb, ir = batch
+        fused = fusion(rgb, ir)
+        reg, _ = rule_regulariser([fused], [rgb], [ir], weight=0.1)
+        task, logs = lrrnet_tracking_loss([fused], [rgb], [ir], gamma_d=0.0)
+        total = reg + task
+        return total, {**logs, "loss": total.item()}
+
+    cfg = LoopConfig(steps=steps, batch_size=4, seed=3, checkpoint_every=2, log_every=1, tensorboard=False)
+    return Trainer(fusion, fn, PairFeatures(), tmp_path, cfg, OptimConfig(lr=0.05), torch.device("cpu"))
+
+
+def _make(kind):
+    from rgbtfuse.fusion import build_fusion
+
+    torch.manual_seed(0)
+    return ChannelWeightFusion(4) if kind == "channel" else build_fusion("rfn_light", 4, residual="l1")
+
+
+def _ddp_worker(rank, world, port, out_dir, queue, kind="channel"):
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(world), LOCAL_RANK=str(rank))
     torch.set_num_threads(1)
-    fusion = ChannelWeightFusion(4)
-    t = _trainer(out_dir, steps=6, fusion=fusion)
+    fusion = _make(kind)
+    t = _trainer(out_dir, steps=6, fusion=fusion) if kind == "channel" else _recipe_trainer(out_dir, fusion)
     hist = t.run()
-    queue.put((rank, [h["loss"] for h in hist], fusion.logit.detach().clone()))
+    queue.put((rank, [h["loss"] for h in hist], {k: v.detach().clone() for k, v in fusion.state_dict().items()}))
     torch.distributed.destroy_process_group()
 
 
 @pytest.mark.slow
-def test_two_process_gloo_matches_one_process(tmp_path):
-    fusion = ChannelWeightFusion(4)
-    single = [h["loss"] for h in _trainer(tmp_path / "single", steps=6, fusion=fusion).run()]
+@pytest.mark.parametrize("kind", ["channel", "recipe"])
+def test_two_process_gloo_matches_one_process(tmp_path, kind):
+    fusion = _make(kind)
+    t = _trainer(tmp_path / "single", steps=6, fusion=fusion) if kind == "channel" else _recipe_trainer(tmp_path / "single", fusion)
+    single = [h["loss"] for h in t.run()]
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     ctx = mp.get_context("spawn")
     queue = ctx.Queue()
-    procs = [ctx.Process(target=_ddp_worker, args=(r, 2, port, tmp_path / "ddp", queue)) for r in range(2)]
+    procs = [ctx.Process(target=_ddp_worker, args=(r, 2, port, tmp_path / "ddp", queue, kind)) for r in range(2)]
     for p in procs:
         p.start()
-    results = sorted(queue.get(timeout=120) for _ in procs)
+    results = sorted((queue.get(timeout=120) for _ in procs), key=lambda r: r[0])
     for p in procs:
         p.join(timeout=60)
-    for rank, losses, logit in results:
+    assert len(set(single)) > 1  # the recipe's loss moves (the zero-initialised scale does train)
+    # Adam divides each step by sqrt(v): the residual net's gradients start near zero (they scale
+    # with res_scale, which starts at 0), so float summation-order differences of the all-reduce are
+    # amplified in its weights (measured ≤ 1e-5 absolute); the losses must still agree to 1e-5.
+    atol = 1e-7 if kind == "channel" else 1e-4
+    for rank, losses, state in results:
         assert losses == pytest.approx(single, rel=1e-5)
-        torch.testing.assert_close(logit, fusion.logit.detach(), rtol=1e-5, atol=1e-7)
+        for key, value in fusion.state_dict().items():
+            torch.testing.assert_close(state[key], value.detach(), rtol=1e-5, atol=atol)

@@ -30,7 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--backend", choices=BACKENDS, default="pytorch",
                         help="pytorch (--config/--weights) or onnxruntime (--model: a folder written by rgbtfuse export)")
     parser.add_argument("--model", help="exported model folder (rgbtfuse export --out); backend onnxruntime")
-    parser.add_argument("--fusion-weights", help="fusion module weights (trained fusion modules)")
+    parser.add_argument("--fusion-weights", help="fusion module weights: a file, or a bundled name from `rgbtfuse weights list` (e.g. nanotrack_v2_rfn_track)")
     parser.add_argument("--sequence", required=True, help="sequence folder (VOT, RGBT234/LasHeR, GTOT or VTUAV layout)")
     parser.add_argument("--mode", choices=MODES, help="default: decision with fusion: and decision: sections, fused with fusion: only, else rgb")
     parser.add_argument("--out", required=True, help="output folder")

@@ -10,6 +10,7 @@ import torch
 
 from rgbtfuse.atomic import atomic_torch_save
 from rgbtfuse.cli import add_threads_argument, add_trust_argument
+from rgbtfuse.checkpoint import read_checkpoint
 from rgbtfuse.device import resolve_device
 from rgbtfuse.errors import ConfigError
 
@@ -45,7 +46,17 @@ def _caches(data: dict[str, Any], out_dir: Path, workers: int) -> list[Path]:
 
     caches = [Path(c) for c in data.get("caches") or []]
     cache_dir = Path(data.get("cache_dir") or out_dir / "cache")
-    for i, src in enumerate(data.get("sources") or []):
+    sources = list(data.get("sources") or [])
+    if data.get("synthetic"):
+        from rgbtfuse.training.validation import synthetic_scenes
+
+        spec = dict(data["synthetic"])
+        crop = spec.pop("crop", None)
+        seeds = spec.get("seeds")
+        folder = cache_dir / f"synthetic_scenes_{'_'.join(map(str, seeds)) if isinstance(seeds, list) else 'x'}_{spec.get('frames', 120)}"
+        synthetic_scenes(spec, folder, "data.synthetic")
+        sources.append({"dataset": "vot-rgbt", "root": str(folder), **({"crop": crop} if crop else {})})
+    for i, src in enumerate(sources):
         if not isinstance(src, dict) or "dataset" not in src or "root" not in src:
             raise ConfigError(f"data.sources[{i}]: expected {{dataset: NAME, root: DIR}}, got {src!r}")
         try:
@@ -79,6 +90,8 @@ def run(args: argparse.Namespace) -> int:
     train.pop("weights", None)
     loss_cfg = train.pop("loss", {"name": "rfn"})
     tracking_weight = float(train.pop("tracking_weight", 0.0))
+    tracking = train.pop("tracking", None)
+    val_cfg = train.pop("val", None) or cfg.get("val")
     optim = OptimConfig.from_dict(train.pop("optimizer", None))
     if args.steps is not None:
         train["steps"] = args.steps
@@ -90,7 +103,7 @@ def run(args: argparse.Namespace) -> int:
     model.freeze_all_but_fusion()
     track_defaults = TRACK_DEFAULTS.get(cfg["model"]["type"], {})
     track_cfg = TrackConfig.from_dict({**track_defaults, **(cfg.get("track") or {})})
-    loss_fn = FusionLoss(model, loss_cfg, tracking_weight, track_cfg)
+    loss_fn = FusionLoss(model, loss_cfg, tracking_weight, track_cfg, tracking)
 
     pairs = pair_config_from_dict({"pairs_per_epoch": 1_000_000, **(data.get("pairs") or {})})
     dataset = RGBTPairDataset(_caches(data, out_dir, loop.num_workers), pairs, seed=loop.seed)
@@ -98,10 +111,23 @@ def run(args: argparse.Namespace) -> int:
     def export(folder: Path) -> None:
         atomic_torch_save(model.fusion.state_dict(), folder / "fusion.pth")
 
+    validator = None
+    if val_cfg:
+        from rgbtfuse.training.validation import ValConfig, Validator
+
+        validator = Validator(cfg, weights, model.fusion, ValConfig.from_dict(val_cfg), out_dir, loop.steps,
+                              Path(data.get("cache_dir") or out_dir / "cache") / "val_scenes")
     trainer = Trainer(
         model.fusion, loss_fn, _ByKey(dataset), out_dir, loop, optim, device,
-        export=export, config_snapshot=cfg,
+        export=export, config_snapshot=cfg, after_step=validator,
     )
+    if validator is not None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        if args.resume:
+            validator.resume(int(read_checkpoint(trainer.checkpoint_path)["step"]) if trainer.checkpoint_path.is_file() else 0)
+        if not args.resume or not validator.rows:
+            model.fusion.eval()
+            validator(0)
     model.train()
     history = trainer.run(resume=args.resume, force=getattr(args, "force", False))
     if history:
@@ -109,4 +135,6 @@ def run(args: argparse.Namespace) -> int:
         print(f"trained {cfg['fusion']['name']} fusion: loss {first:.4g} -> {last:.4g} over steps "
               f"{history[0]['step']}-{history[-1]['step']}")
     print(f"fusion weights: {out_dir / 'fusion.pth'} (use with rgbtfuse track --fusion-weights)")
+    if validator is not None:
+        print(validator.table())
     return 0

@@ -41,7 +41,7 @@ def _list() -> int:
     for name in sorted(WEIGHTS):
         e = WEIGHTS[name]
         sha = e.sha256[:12] if e.sha256 else "-" * 12
-        source = e.url or f"manual: {e.page}"
+        source = f"bundled: {e.bundled_path} ({e.page})" if e.bundled else (e.url or f"manual: {e.page}")
         print(f"{name:<{width}}  {e.model:<28}  sha256 {sha}  {e.filename}\n{'':<{width}}  {source}")
     return 0
 

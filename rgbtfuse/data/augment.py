@@ -148,3 +148,61 @@ class ModalityDropout:
         if self.fill == "mean":
             return np.full_like(image, image.mean())
         return rng.uniform(0, 255, image.shape).astype(image.dtype)
+
+
+@dataclass
+class SensorFailure:
+    """A realistic sensor failure on one modality of the search crop (:mod:`rgbtfuse.data.degrade`).
+
+    With probability ``p`` one modality (RGB with probability ``rgb_share``, else IR) gets one of
+    its ``rgb``/``ir`` kinds (drawn uniformly) at a strength drawn from ``strength = [lo, hi]``;
+    ``template_too`` also degrades the template (the failure was already there at initialisation).
+    The kinds are :data:`rgbtfuse.data.degrade.DEGRADATIONS` names (``night``, ``overexposure``,
+    ``blur``, ``crossover``, ``washout``, ``occlusion``, ``dropout``). Applied to the uint8 crops
+    after the geometry and before the photometric augmentation; the occluder uses the target box.
+    """
+
+    p: float = 0.0
+    rgb: tuple[str, ...] = ("night", "overexposure", "blur", "occlusion", "dropout")
+    ir: tuple[str, ...] = ("crossover", "washout", "blur", "occlusion", "dropout")
+    strength: tuple[float, float] = (0.5, 1.0)
+    rgb_share: float = 0.5
+    template_too: bool = False
+
+    def __post_init__(self) -> None:
+        from rgbtfuse.data.degrade import DEGRADATIONS
+
+        if not 0 <= self.p <= 1 or not 0 <= self.rgb_share <= 1:
+            raise ConfigError(f"sensor failure p and rgb_share are probabilities, got {self.p}, {self.rgb_share}")
+        self.rgb, self.ir = tuple(self.rgb), tuple(self.ir)
+        for modality in ("rgb", "ir"):
+            if bad := [k for k in getattr(self, modality) if k not in DEGRADATIONS]:
+                raise ConfigError(f"data.pairs.degrade.{modality}: unknown kinds {bad}; known: {sorted(DEGRADATIONS)}")
+        lo, hi = (float(v) for v in self.strength)
+        if not 0 <= lo <= hi <= 1:
+            raise ConfigError(f"data.pairs.degrade.strength must be [lo, hi] within [0, 1], got {self.strength}")
+        self.strength = (lo, hi)
+
+    def draw(self, rng: np.random.Generator) -> tuple[str, str, float] | None:
+        """``(modality, kind, strength)`` of this sample's failure, or None."""
+        if not self.p or self.p <= rng.random():
+            return None
+        modality = "rgb" if rng.random() < self.rgb_share else "ir"
+        kinds = getattr(self, modality)
+        if not kinds:
+            return None
+        kind = kinds[int(rng.integers(len(kinds)))]
+        return modality, kind, float(rng.uniform(*self.strength))
+
+    @staticmethod
+    def apply(image: np.ndarray, kind: str, strength: float, box: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """Degrade one ``(H, W, 3)`` uint8 crop; ``box`` = target corners. A crop with equal channels
+        (thermal replicated to 3) is degraded as one channel and replicated again."""
+        from rgbtfuse.data.degrade import DEGRADATIONS
+
+        xywh = np.array([box[0], box[1], box[2] - box[0], box[3] - box[1]], np.float64)
+        gray = image.ndim == 3 and np.array_equal(image[..., 0], image[..., 1]) and np.array_equal(image[..., 0], image[..., 2])
+        if gray:
+            out = DEGRADATIONS[kind](np.ascontiguousarray(image[..., 0]), rng, xywh, strength)
+            return np.repeat(out[..., None], 3, axis=2)
+        return DEGRADATIONS[kind](image, rng, xywh, strength)

@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import fields
 from typing import Any
 
-from rgbtfuse.data.augment import GeometricAug, ModalityDropout, PhotometricAug
+from rgbtfuse.data.augment import GeometricAug, ModalityDropout, PhotometricAug, SensorFailure
 from rgbtfuse.data.sampling import PairConfig
 from rgbtfuse.errors import ConfigError
 
-_NESTED = {"template": GeometricAug, "search": GeometricAug, "rgb": PhotometricAug, "ir": PhotometricAug, "dropout": ModalityDropout}
+_NESTED = {"template": GeometricAug, "search": GeometricAug, "rgb": PhotometricAug, "ir": PhotometricAug, "dropout": ModalityDropout, "degrade": SensorFailure}
 
 
 def _build(cls: type, cfg: dict[str, Any], where: str) -> Any:

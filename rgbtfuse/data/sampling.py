@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from rgbtfuse.data.augment import GeometricAug, ModalityDropout, PhotometricAug
+from rgbtfuse.data.augment import GeometricAug, ModalityDropout, PhotometricAug, SensorFailure
 from rgbtfuse.data.context_crop import target_in_crop
 from rgbtfuse.data.lmdb_cache import CropCache
 from rgbtfuse.errors import ConfigError
@@ -42,6 +42,7 @@ class PairConfig:
     rgb: PhotometricAug = field(default_factory=lambda: PhotometricAug(color=1.0))
     ir: PhotometricAug = field(default_factory=PhotometricAug)
     dropout: ModalityDropout = field(default_factory=ModalityDropout)
+    degrade: SensorFailure = field(default_factory=SensorFailure)
 
 
 @dataclass(frozen=True)
@@ -145,8 +146,19 @@ class RGBTPairDataset(Dataset):
         step = self.epoch * len(self) + index
         rng = np.random.default_rng([self.seed, step])
         t_ref, s_ref, neg = self.sampler.sample(self._unit(step), rng)
-        (t_rgb, t_ir), _ = self._view(t_ref, cfg.template, cfg.template_size, rng)
+        (t_rgb, t_ir), t_box = self._view(t_ref, cfg.template, cfg.template_size, rng)
         (s_rgb, s_ir), bbox = self._view(s_ref, cfg.search, cfg.search_size, rng)
+        failure = cfg.degrade.draw(rng) if cfg.degrade.p else None
+        if failure is not None:
+            modality, kind, strength = failure
+            if modality == "rgb":
+                s_rgb = cfg.degrade.apply(s_rgb, kind, strength, bbox, rng)
+                if cfg.degrade.template_too:
+                    t_rgb = cfg.degrade.apply(t_rgb, kind, strength, t_box, rng)
+            else:
+                s_ir = cfg.degrade.apply(s_ir, kind, strength, bbox, rng)
+                if cfg.degrade.template_too:
+                    t_ir = cfg.degrade.apply(t_ir, kind, strength, t_box, rng)
         gray_rgb, gray_ir = cfg.rgb.draw_gray(rng), cfg.ir.draw_gray(rng)
         out = {
             "template_rgb": cfg.rgb(t_rgb, rng, gray_rgb),
@@ -162,4 +174,5 @@ class RGBTPairDataset(Dataset):
         sample["bbox"] = torch.tensor(bbox, dtype=torch.float32)
         sample["neg"] = torch.tensor(float(neg))
         sample["dropped"] = torch.tensor(DROPPED[dropped])
+        sample["degraded"] = torch.tensor(0 if failure is None else DROPPED[failure[0]])
         return sample

@@ -58,10 +58,20 @@ def build_fusion(name: str, channels: int, **cfg: Any) -> nn.Module:
     """Build the fusion module registered as ``name`` for ``channels``-channel features."""
     if name not in _REGISTRY:
         raise ConfigError(f"unknown fusion {name!r}; available: {', '.join(available_fusions())}")
+    cfg = dict(cfg)
+    residual = cfg.pop("residual", None)
     try:
-        return _REGISTRY[name](channels, **cfg)
+        module = _REGISTRY[name](channels, **cfg)
     except TypeError as exc:
         raise ConfigError(f"fusion {name!r}: bad options {cfg}: {exc}") from exc
+    if residual is None:
+        return module
+    from rgbtfuse.fusion.residual import ResidualOnRule, residual_options
+
+    if not getattr(module, "trainable", False):
+        raise ConfigError(f"fusion {name!r}: residual applies to trainable modules only ({name} has no parameters)")
+    rule, rule_opts = residual_options(residual, name)
+    return ResidualOnRule(channels, build_fusion(rule, channels, **rule_opts), module)
 
 
 class MultiScaleFusion(nn.Module):

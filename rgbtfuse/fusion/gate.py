@@ -6,6 +6,10 @@
 noisy or saturated RGB frame, a thermally flat IR frame), which the gate learns to down-weight —
 the reliability weighting of many RGB-T trackers (e.g. MANet's/DAFNet's modality weights) in
 its smallest form. The last layer starts at zero, so an untrained gate is the ``mean`` rule.
+
+``prior: l1`` multiplies the gate into the ``l1`` rule's per-pixel weights instead:
+``w_k(c, x, y) = softmax_k(log p_k(x, y) + logit_k(c))`` with ``p_k`` the ``l1`` weights (3×3 box),
+so the weights still sum to one and an untrained gate is the ``l1`` rule (up to float rounding).
 """
 
 from __future__ import annotations
@@ -13,7 +17,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from rgbtfuse.errors import ConfigError
 from rgbtfuse.fusion.base import FusionModule, register_fusion
+from rgbtfuse.fusion.functional import l1_activity, weights_from_activity
 
 
 @register_fusion("gate")
@@ -31,18 +37,25 @@ class ModalityGateFusion(FusionModule):
 
     trainable = True
 
-    def __init__(self, channels: int, hidden: int = 32, eps: float = 1e-3):
+    def __init__(self, channels: int, hidden: int = 32, eps: float = 1e-3, prior: str = "mean"):
         super().__init__(channels)
+        if prior not in ("mean", "l1"):
+            raise ConfigError(f"gate prior must be mean or l1, got {prior!r}")
         self.eps = eps
+        self.prior = prior
         self.mlp = nn.Sequential(nn.Linear(4 * channels, hidden), nn.ReLU(inplace=True), nn.Linear(hidden, 2 * channels))
         nn.init.zeros_(self.mlp[2].weight)
         nn.init.zeros_(self.mlp[2].bias)
 
     def weights(self, rgb: torch.Tensor, ir: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(w_rgb, w_ir)``, each ``(B, C, 1, 1)``, summing to 1."""
+        """``(w_rgb, w_ir)`` summing to 1: ``(B, C, 1, 1)`` each, ``(B, C, H, W)`` with ``prior: l1``."""
         stats = [s for f in (rgb, ir) for s in (f.abs().mean(dim=(2, 3)), f.std(dim=(2, 3)))]
-        logits = self.mlp(torch.log(torch.cat(stats, 1) + self.eps)).view(rgb.shape[0], 2, self.channels)
-        w = torch.softmax(logits, dim=1)[..., None, None]
+        logits = self.mlp(torch.log(torch.cat(stats, 1) + self.eps)).view(rgb.shape[0], 2, self.channels, 1, 1)
+        if self.prior == "l1":
+            p_rgb, p_ir = weights_from_activity(l1_activity(rgb, 1), l1_activity(ir, 1))
+            log_prior = torch.log(torch.stack([p_rgb, p_ir], 1).clamp_min(1e-12))  # (B, 2, 1, H, W)
+            logits = logits + log_prior
+        w = torch.softmax(logits, dim=1)
         return w[:, 0], w[:, 1]
 
     def forward(self, rgb: torch.Tensor, ir: torch.Tensor) -> torch.Tensor:

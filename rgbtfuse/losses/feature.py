@@ -94,3 +94,30 @@ def lrrnet_tracking_loss(
     total = gamma_s * shallow + gamma_m * middle + gamma_d * deep
     logs = {"loss": total, "shallow": shallow, "middle": middle, "deep": deep}
     return total, {k: v.item() for k, v in logs.items()}
+
+
+def rule_regulariser(
+    fused: Sequence[torch.Tensor],
+    rgb: Sequence[torch.Tensor],
+    ir: Sequence[torch.Tensor],
+    rule: str = "l1",
+    weight: float = 1.0,
+) -> tuple[torch.Tensor, dict[str, float]]:
+    """``weight · Σ_m ||Φ_f − rule(Φ_rgb, Φ_ir)||² / ||rule(Φ_rgb, Φ_ir)||²``: how far the fused
+    features moved from the training-free rule, relative to the rule's own energy (scale-free).
+
+    The regulariser of the tracking-loss recipe (the head's loss dominates, as in DFAT's
+    ``train_RFN``): it keeps the fused features in the distribution the frozen head was trained on.
+    ``rule``: ``l1`` (3×3 box) or ``mean``.
+    """
+    if rule not in ("l1", "mean"):
+        raise ValueError(f"rule must be l1 or mean, got {rule!r}")
+    l1_rule = L1NormFusion(0, window=1)
+    drift = fused[0].new_zeros(())
+    for f, r, i in zip(fused, rgb, ir):
+        with torch.no_grad():
+            target = l1_rule(r, i) if rule == "l1" else (r + i) / 2
+            energy = target.square().mean().clamp_min(1e-12)
+        drift = drift + F.mse_loss(f, target) / energy
+    total = weight * drift
+    return total, {"loss": total.item(), "drift": drift.item()}

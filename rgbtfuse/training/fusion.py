@@ -24,9 +24,18 @@ import torch
 
 from rgbtfuse.errors import ConfigError
 from rgbtfuse.losses import lrrnet_tracking_loss, rfn_tracking_loss
+from rgbtfuse.losses.feature import rule_regulariser
 from rgbtfuse.losses.tracking import anchor_targets, point_targets, point_tracking_loss, rpn_tracking_loss
 
-FEATURE_LOSSES = {"rfn": rfn_tracking_loss, "lrrnet": lrrnet_tracking_loss}
+#: ``train.loss.name`` → feature loss. ``rfn``/``rfn_paper`` and ``lrrnet``/``lrrnet_paper`` are the
+#: papers' recipes; ``rule`` is the regulariser of the tracking-loss recipe (see docs/train_fusion.md).
+FEATURE_LOSSES = {
+    "rfn": rfn_tracking_loss,
+    "rfn_paper": rfn_tracking_loss,
+    "lrrnet": lrrnet_tracking_loss,
+    "lrrnet_paper": lrrnet_tracking_loss,
+    "rule": rule_regulariser,
+}
 
 
 class FusionLoss:
@@ -36,7 +45,14 @@ class FusionLoss:
     frozen; its backbone/neck run without autograd, only the fusion module builds a graph.
     """
 
-    def __init__(self, model: Any, loss: dict[str, Any], tracking_weight: float = 0.0, track_cfg: Any = None):
+    def __init__(
+        self,
+        model: Any,
+        loss: dict[str, Any],
+        tracking_weight: float = 0.0,
+        track_cfg: Any = None,
+        tracking: dict[str, float] | None = None,
+    ):
         loss = dict(loss)
         name = loss.pop("name", None)
         if name not in FEATURE_LOSSES:
@@ -46,6 +62,11 @@ class FusionLoss:
         self.options = loss
         self.tracking_weight = tracking_weight
         self.track_cfg = track_cfg
+        tracking = dict(tracking or {})
+        if unknown := sorted(set(tracking) - {"cls", "loc"}):
+            raise ConfigError(f"train.tracking: unknown keys {unknown}; known: cls, loc")
+        self.cls_weight = float(tracking.get("cls", 1.0))
+        self.loc_weight = float(tracking.get("loc", 1.0 if getattr(model, "anchor_cfg", None) is None else 1.2))
         if tracking_weight > 0 and track_cfg is None:
             raise ConfigError("train.tracking_weight > 0 needs the experiment's track: settings")
 
@@ -82,10 +103,10 @@ class FusionLoss:
         if anchor_cfg is None:  # point head (NanoTrack, SiamBAN-style)
             labels = [point_targets(b, size, cfg.stride, cfg.instance_size, rng, negative=n) for b, n in zip(boxes, negs)]
             label_cls, label_loc = (torch.from_numpy(np.stack(x)).to(device) for x in zip(*labels))
-            return point_tracking_loss(out["cls"], out["loc"], label_cls, label_loc)
+            return point_tracking_loss(out["cls"], out["loc"], label_cls, label_loc, self.cls_weight, self.loc_weight)
         from trackers.tracker.anchors import anchor_grid
 
         grid = anchor_grid(anchor_cfg, size)
         labels = [anchor_targets(b, grid, size, anchor_cfg.stride, cfg.instance_size, rng, negative=n) for b, n in zip(boxes, negs)]
         label_cls, label_loc, label_w = (torch.from_numpy(np.stack(x)).to(device) for x in zip(*labels))
-        return rpn_tracking_loss(out["cls"], out["loc"], label_cls, label_loc, label_w)
+        return rpn_tracking_loss(out["cls"], out["loc"], label_cls, label_loc, label_w, self.cls_weight, self.loc_weight)

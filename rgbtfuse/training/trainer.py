@@ -82,6 +82,7 @@ class Trainer:
         collate_fn: Callable | None = None,
         export: Callable[[Path], None] | None = None,
         config_snapshot: dict[str, Any] | None = None,
+        after_step: Callable[[int], Any] | None = None,
     ):
         self.trained = trained
         self.params = [p for p in trained.parameters() if p.requires_grad]
@@ -96,6 +97,7 @@ class Trainer:
         self.collate_fn = collate_fn
         self.export = export
         self.config_snapshot = config_snapshot or {}
+        self.after_step = after_step  # called on the main process with the step after each step (validation)
         self.optimizer = build_optimizer(self.params, optim)
         self.scheduler = build_scheduler(self.optimizer, loop.steps, optim)
         self.rank, self.world = D.init_from_env(device)
@@ -279,6 +281,8 @@ class Trainer:
                 bar.update(1)
                 if self.step % self.loop.checkpoint_every == 0 or self.step == self.loop.steps:
                     self.save_checkpoint()
+                if self.after_step is not None and D.is_main():
+                    self.after_step(self.step)
             if self.export is not None and D.is_main() and self.step == self.loop.steps:
                 self.export(self.out_dir)
             D.barrier()

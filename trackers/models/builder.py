@@ -35,7 +35,7 @@ from trackers.models.weights import load_tracker_weights
 from trackers.tracker.base import SiameseTracker, TrackConfig
 from trackers.tracker.decision import DecisionConfig, DecisionTracker
 
-_SECTIONS = {"model", "fusion", "track", "decision", "train", "data", "name", "description"}
+_SECTIONS = {"model", "fusion", "track", "decision", "train", "data", "val", "name", "description"}
 
 # NanoTrack's tracking constants (its configv2.yaml); the experiment's track: section overrides them
 NANOTRACK_TRACK_DEFAULTS: dict[str, Any] = {

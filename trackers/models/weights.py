@@ -40,6 +40,9 @@ def load_tracker_weights(model: SiameseRGBT, weights: str | Path | None = None, 
     if fusion_weights is not None:
         if model.fusion is None:
             raise ConfigError(f"fusion weights {fusion_weights} given but the experiment has no fusion: section")
+        from rgbtfuse.weights import resolve_weights
+
+        fusion_weights = resolve_weights(fusion_weights)  # a file, or a bundled name (rgbtfuse weights list)
         sd = extract_state_dict(read_checkpoint(fusion_weights), source=str(fusion_weights))
         if sd and all(k.startswith("fusion.") for k in sd):
             sd = {k[len("fusion."):]: v for k, v in sd.items()}
