@@ -7,6 +7,7 @@ modules are imported only when their command runs, so ``rgbtfuse --help`` stays 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import sys
 from collections.abc import Sequence
@@ -72,12 +73,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     module.add_arguments(parser)
     args = parser.parse_args(argv[1:])
     retain_freed_memory()
-    from rgbtfuse.checkpoint import trust_checkpoints
-
     try:
         if "threads" in vars(args):
             set_threads(args.threads)
-        with trust_checkpoints(bool(getattr(args, "trust_checkpoint", False))):
+        if "trust_checkpoint" in vars(args):
+            from rgbtfuse.checkpoint import trust_checkpoints  # imports torch: only for commands that load checkpoints
+
+            scope: contextlib.AbstractContextManager = trust_checkpoints(bool(args.trust_checkpoint))
+        else:
+            scope = contextlib.nullcontext()
+        with scope:
             return int(module.run(args) or 0)
     except RgbtfuseError as exc:
         print(f"rgbtfuse {name}: error: {exc}", file=sys.stderr)
