@@ -40,3 +40,16 @@ def require_vot_toolkit() -> None:
 def shared() -> callable:
     """``shared('data/fusion/tno40')`` → path, skipping/failing as :func:`shared_path` does."""
     return shared_path
+
+
+@pytest.fixture(scope="session")
+def random_weights(tmp_path_factory) -> str:
+    """A NanoTrack v2 checkpoint with seeded random weights (published layout: ``{'state_dict': ...}``)."""
+    import torch
+
+    from trackers.models.builder import build_model
+
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("nanotrack_random") / "nanotrack_random.pth"
+    torch.save({"state_dict": build_model(str(REPO_ROOT / "experiments/nanotrack_v2.yaml")).state_dict()}, path)
+    return str(path)

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 from rgbtfuse.benchmark import parse_shard, result_lines, shard_names
 from rgbtfuse.cli import main
@@ -21,7 +20,6 @@ from rgbtfuse.data.vot_writer import write_list
 from rgbtfuse.errors import ConfigError
 from rgbtfuse.evaluation.results import read_result
 from tests.conftest import REPO_ROOT
-from trackers.models.builder import build_model
 
 V2_L1 = str(REPO_ROOT / "experiments/nanotrack_v2_l1.yaml")
 NAMES = [f"scene{i}" for i in range(5)]
@@ -34,14 +32,6 @@ def vot_root(tmp_path_factory) -> Path:
         write_vot_sequence(SceneConfig(seed=i, frames=40, width=160, height=128), root / name, name)
     write_list(root, NAMES)
     return root
-
-
-@pytest.fixture(scope="module")
-def weights(tmp_path_factory) -> str:
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("w") / "nanotrack_random.pth"
-    torch.save({"state_dict": build_model(V2_L1).state_dict()}, path)
-    return str(path)
 
 
 def _test(*args: str) -> int:
@@ -59,9 +49,9 @@ def _same_files(a: Path, b: Path, names: list[str]) -> None:
 
 
 @pytest.fixture(scope="module")
-def single(vot_root, weights, tmp_path_factory) -> Path:
+def single(vot_root, random_weights, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("single") / "r"
-    assert _test(*_args(weights, vot_root, out)) == 0
+    assert _test(*_args(random_weights, vot_root, out)) == 0
     return out
 
 
@@ -75,22 +65,22 @@ def test_outputs_in_toolkit_format(single, vot_root):
         assert len((single / "scores" / f"{name}.txt").read_text().split()) == 40
 
 
-def test_two_workers_equal_one(single, vot_root, weights, tmp_path):
-    assert _test(*_args(weights, vot_root, tmp_path / "r"), "--workers", "2") == 0
+def test_two_workers_equal_one(single, vot_root, random_weights, tmp_path):
+    assert _test(*_args(random_weights, vot_root, tmp_path / "r"), "--workers", "2") == 0
     _same_files(single, tmp_path / "r", NAMES)
 
 
-def test_shards_together_equal_the_unsharded_run(single, vot_root, weights, tmp_path):
+def test_shards_together_equal_the_unsharded_run(single, vot_root, random_weights, tmp_path):
     out = tmp_path / "r"
-    assert _test(*_args(weights, vot_root, out), "--shard", "0/2") == 0
+    assert _test(*_args(random_weights, vot_root, out), "--shard", "0/2") == 0
     assert sorted(p.stem for p in out.glob("*.txt")) == NAMES[0::2]
-    assert _test(*_args(weights, vot_root, out), "--shard", "1/2") == 0
+    assert _test(*_args(random_weights, vot_root, out), "--shard", "1/2") == 0
     _same_files(single, out, NAMES)
 
 
-def test_sigkill_then_restart_completes_with_the_same_files(single, vot_root, weights, tmp_path):
+def test_sigkill_then_restart_completes_with_the_same_files(single, vot_root, random_weights, tmp_path):
     out = tmp_path / "r"
-    cmd = [sys.executable, "-m", "rgbtfuse", "test", *_args(weights, vot_root, out)]
+    cmd = [sys.executable, "-m", "rgbtfuse", "test", *_args(random_weights, vot_root, out)]
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
     proc = subprocess.Popen(cmd, env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 300
@@ -100,18 +90,18 @@ def test_sigkill_then_restart_completes_with_the_same_files(single, vot_root, we
     proc.wait()
     done = sorted(p.stem for p in out.glob("scene*.txt"))
     assert 1 <= len(done) < len(NAMES)  # killed mid-run
-    assert _test(*_args(weights, vot_root, out)) == 0
+    assert _test(*_args(random_weights, vot_root, out)) == 0
     _same_files(single, out, NAMES)
     assert not list(out.rglob("*.tmp*"))
 
 
-def test_failures_are_summarised_and_the_rest_is_written(vot_root, weights, tmp_path, capsys):
+def test_failures_are_summarised_and_the_rest_is_written(vot_root, random_weights, tmp_path, capsys):
     import shutil
 
     root = tmp_path / "vot"
     shutil.copytree(vot_root, root)
     next((root / "scene1" / "ir").iterdir()).unlink()
-    assert _test(*_args(weights, root, tmp_path / "r")) == 1
+    assert _test(*_args(random_weights, root, tmp_path / "r")) == 1
     out = capsys.readouterr().out
     assert "1 failed" in out and "failed scene1:" in out and "frame" in out
     assert sorted(p.stem for p in (tmp_path / "r").glob("*.txt")) == [n for n in NAMES if n != "scene1"]

@@ -9,10 +9,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-import torch
 
 from rgbtfuse.cli import main
-from trackers.models.builder import build_model
 
 REPO = Path(__file__).resolve().parents[1]
 V2 = str(REPO / "experiments/nanotrack_v2.yaml")
@@ -48,14 +46,6 @@ def make_vtuav(root: Path, n: int = 12, **kw) -> Path:
     rows = [boxes[i] for i in range(0, n, 10)]
     (root / "rgb.txt").write_text("".join(" ".join(map(str, b)) + "\n" for b in rows))
     return root
-
-
-@pytest.fixture(scope="module")
-def random_weights(tmp_path_factory) -> str:
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("w") / "nanotrack_random.pth"
-    torch.save({"state_dict": build_model(V2).state_dict()}, path)
-    return str(path)
 
 
 def _track(*args: str) -> int:

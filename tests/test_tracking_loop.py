@@ -10,23 +10,13 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import pytest
-import torch
 
 from rgbtfuse.atomic import atomic_path
 from rgbtfuse.cli import main
 from rgbtfuse.data import load_sequence
 from rgbtfuse.tracking import track_modes, track_sequence
 from test_track_cli import V2_L1, make_vtuav
-from trackers.models.builder import build_model, build_tracker
-
-
-@pytest.fixture(scope="module")
-def weights(tmp_path_factory) -> str:
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("w") / "nanotrack_random.pth"
-    torch.save({"state_dict": build_model(V2_L1).state_dict()}, path)
-    return str(path)
+from trackers.models.builder import build_tracker
 
 
 def _track(tmp_path: Path, weights: str, seq: Path, *extra: str) -> int:
@@ -41,10 +31,10 @@ def _box_rows(tmp_path: Path) -> np.ndarray:
     return np.loadtxt(tmp_path / "o" / "boxes.txt", delimiter=",")
 
 
-def test_corrupt_frame_keeps_the_frames_before_it(tmp_path, weights, capsys):
+def test_corrupt_frame_keeps_the_frames_before_it(tmp_path, random_weights, capsys):
     seq = make_vtuav(tmp_path / "seq", n=12)
     (seq / "rgb" / "000007.png").write_bytes(b"broken")
-    assert _track(tmp_path, weights, seq) == 1
+    assert _track(tmp_path, random_weights, seq) == 1
     err = capsys.readouterr().err
     assert "rgb/000007.png" in err and "partial results" in err
     summary = _summary(tmp_path)
@@ -53,12 +43,12 @@ def test_corrupt_frame_keeps_the_frames_before_it(tmp_path, weights, capsys):
     assert np.isfinite(rows[:7]).all() and np.isnan(rows[7:]).all()
 
 
-def test_skip_flags_bad_frames_and_tracks_on(tmp_path, weights, capsys):
+def test_skip_flags_bad_frames_and_tracks_on(tmp_path, random_weights, capsys):
     seq = make_vtuav(tmp_path / "seq", n=12)
     (seq / "ir" / "000004.png").write_bytes(b"broken")
     (seq / "rgb" / "000009.png").write_bytes(b"")
     video = tmp_path / "v.mp4"
-    assert _track(tmp_path, weights, seq, "--on-bad-frame", "skip", "--video", str(video)) == 0
+    assert _track(tmp_path, random_weights, seq, "--on-bad-frame", "skip", "--video", str(video)) == 0
     assert "skipped frames [4, 9]" in capsys.readouterr().out
     summary = _summary(tmp_path)
     assert summary["complete"] is True and summary["skipped_frames"] == [4, 9]
@@ -70,7 +60,7 @@ def test_skip_flags_bad_frames_and_tracks_on(tmp_path, weights, capsys):
     assert video.is_file()
 
 
-def test_ctrl_c_writes_partial_results_and_the_video(tmp_path, weights, capsys, monkeypatch):
+def test_ctrl_c_writes_partial_results_and_the_video(tmp_path, random_weights, capsys, monkeypatch):
     seq = make_vtuav(tmp_path / "seq", n=12)
     from trackers.tracker.nanotrack_tracker import NanoTracker
 
@@ -84,7 +74,7 @@ def test_ctrl_c_writes_partial_results_and_the_video(tmp_path, weights, capsys, 
 
     monkeypatch.setattr(NanoTracker, "track", interrupted)
     video = tmp_path / "v.mp4"
-    assert _track(tmp_path, weights, seq, "--video", str(video)) == 130
+    assert _track(tmp_path, random_weights, seq, "--video", str(video)) == 130
     assert "interrupted" in capsys.readouterr().err
     summary = _summary(tmp_path)
     assert summary["complete"] is False and summary["frames_done"] == 5  # init + 4 tracked
@@ -105,9 +95,9 @@ def test_a_killed_writers_temporary_is_removed_by_the_next_write(tmp_path):
     assert (tmp_path / "v.mp4").read_bytes() == b"new"
 
 
-def test_several_trackers_in_one_loop_equal_separate_runs(tmp_path, weights):
+def test_several_trackers_in_one_loop_equal_separate_runs(tmp_path, random_weights):
     seq = load_sequence(make_vtuav(tmp_path / "seq", n=12))
-    make = lambda mode: build_tracker(V2_L1, weights, mode=mode, device="cpu")  # noqa: E731
+    make = lambda mode: build_tracker(V2_L1, random_weights, mode=mode, device="cpu")  # noqa: E731
     together = track_modes({"rgb": make("rgb"), "fused": make("fused")}, seq, progress=False)
     for mode in ("rgb", "fused"):
         alone = track_sequence(make(mode), seq, progress=False)

@@ -30,7 +30,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from rgbtfuse.data.sequence import Sequence, load_sequence
+from rgbtfuse.data.sequence import load_sequence
 from rgbtfuse.data.vot_writer import write_vot_metadata
 from rgbtfuse.errors import ConfigError
 from rgbtfuse.imageio import read_image, write_image

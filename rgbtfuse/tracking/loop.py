@@ -109,7 +109,7 @@ def track_modes(
         for i in tqdm(range(start, n), desc=f"{seq.name} [{', '.join(trackers)}]", unit="frame", disable=not progress):
             try:
                 rgb, ir = read(i)
-            except FRAME_ERRORS as exc:
+            except FRAME_ERRORS:
                 if on_bad_frame == "error" or i == start:
                     raise
                 skipped.append(i)
