@@ -44,17 +44,27 @@ def frame_values(protocol: Protocol, metric: str, boxes: np.ndarray, gt: np.ndar
     """
     if metric not in protocol.metrics:
         raise ConfigError(f"{protocol.name} reports {', '.join(protocol.metrics)}, not {metric}")
+    return all_frame_values(protocol, boxes, gt, gt_ir, (metric,))[metric]
+
+
+def all_frame_values(protocol: Protocol, boxes: np.ndarray, gt: np.ndarray, gt_ir: np.ndarray | None = None,
+                     metrics: tuple[str, ...] | None = None) -> dict[str, np.ndarray]:
+    """:func:`frame_values` of every metric in ``metrics`` (default: the protocol's), each error
+    and overlap computed once."""
+    metrics = protocol.metrics if metrics is None else metrics
     if protocol.lasher_rules:
-        err, overlap = lasher_errors(boxes, gt, normalized=metric == "NPR")
-        return err if metric in PRECISION_METRICS else overlap
+        err, normalized, overlap = lasher_errors(boxes, gt)
+        return {m: normalized if m == "NPR" else err if m in PRECISION_METRICS else overlap for m in metrics}
     err, overlap = corner_gt_errors(boxes, gt)
-    if metric in ("MPR", "MSR"):
+    both = [m for m in metrics if m in ("MPR", "MSR")]
+    out = {m: err if m == "PR" else overlap for m in metrics if m not in both}
+    if both:
         if gt_ir is None:
-            raise ConfigError(f"{metric} needs the infrared ground truth too")
+            raise ConfigError(f"{', '.join(both)} needs the infrared ground truth too")
         err_ir, overlap_ir = corner_gt_errors(boxes, gt_ir)
         # MATLAB's min/max skip NaN: a frame is scored by whichever ground truth gives a number
-        return np.fmin(err, err_ir) if metric == "MPR" else np.fmax(overlap, overlap_ir)
-    return err if metric == "PR" else overlap
+        out.update({m: np.fmin(err, err_ir) if m == "MPR" else np.fmax(overlap, overlap_ir) for m in both})
+    return out
 
 
 def counts(protocol: Protocol, metric: str, values: np.ndarray, starts: np.ndarray) -> np.ndarray:

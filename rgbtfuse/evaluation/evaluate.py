@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from rgbtfuse.errors import ResultFileError
-from rgbtfuse.evaluation.curves import Curve, counts, dataset_curve, frame_values, score_of, sequence_fractions
+from rgbtfuse.evaluation.curves import Curve, all_frame_values, counts, dataset_curve, score_of, sequence_fractions
 from rgbtfuse.evaluation.groundtruth import GroundTruth, load_groundtruth
 from rgbtfuse.evaluation.protocols import Protocol, get_protocol
 from rgbtfuse.evaluation.results import check_length, find_result_files, read_result
@@ -62,8 +62,8 @@ def evaluate_tracker(protocol: Protocol, gt: GroundTruth, index: list[int], name
         path = files[seq]
         boxes = check_length(path, read_result(path), gt.files[i], len(gt.boxes[i]), protocol.result_stride)
         ir = None if gt.ir_boxes is None else gt.ir_boxes[i]
-        for m in protocol.metrics:
-            values[m].append(frame_values(protocol, m, boxes, gt.boxes[i], ir))
+        for m, v in all_frame_values(protocol, boxes, gt.boxes[i], ir).items():
+            values[m].append(v)
         frames.append(len(boxes))
     frames_arr = np.asarray(frames, dtype=np.int64)
     starts = np.concatenate([[0], np.cumsum(frames_arr)[:-1]])

@@ -99,18 +99,19 @@ def hold_invalid(boxes: np.ndarray, gt: np.ndarray) -> np.ndarray:
     return boxes[source]
 
 
-def lasher_errors(boxes: np.ndarray, gt: np.ndarray, normalized: bool) -> tuple[np.ndarray, np.ndarray]:
-    """Centre error (pixels, or in ground-truth widths/heights) and overlap, ``calc_seq_err_robust.m``."""
+def lasher_errors(boxes: np.ndarray, gt: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Centre error in pixels, centre error in ground-truth widths/heights, and overlap,
+    ``calc_seq_err_robust.m``."""
     rect = hold_invalid(boxes, gt)
     rect[0] = gt[0]
     centre_gt = gt[:, :2] + (gt[:, 2:] - 1) / 2
     centre = rect[:, :2] + (rect[:, 2:] - 1) / 2
     with np.errstate(invalid="ignore", divide="ignore"):  # w = 0 ground truth: those frames get -1 below
-        if normalized:
-            centre, centre_gt = centre / gt[:, 2:], centre_gt / gt[:, 2:]
         err = np.sqrt(((centre - centre_gt) ** 2).sum(axis=1))
+        normalized = np.sqrt(((centre / gt[:, 2:] - centre_gt / gt[:, 2:]) ** 2).sum(axis=1))
     valid = (gt > 0).all(axis=1)
     overlap = np.full(len(gt), -1.0)
     overlap[valid] = rect_overlap(rect[valid], gt[valid])
     err[~valid] = -1.0
-    return err, overlap
+    normalized[~valid] = -1.0
+    return err, normalized, overlap
