@@ -29,7 +29,7 @@ def iou_plot(
     quality per branch as thin lines ``q <branch>`` in the branch's colour, all divided by their
     common maximum (training-free qualities are not on the IoU scale)."""
     w, h = size
-    left, right, top, bottom = 50, 130, 30, 40
+    left, right, top, bottom = 50, 150, 30, 40
     img = np.full((h, w, 3), 255, np.uint8)
     pw, ph = w - left - right, h - top - bottom
 
