@@ -291,3 +291,23 @@ def test_every_fusion_module_exports_or_is_named(name):
         ref = module(rgb2, ir2)
     got = ort.InferenceSession(data, providers=["CPUExecutionProvider"]).run(None, {"rgb": rgb2.numpy(), "ir": ir2.numpy()})[0]
     assert _rel(torch.from_numpy(got), ref) <= REL
+
+
+def test_benchmark_runner_with_onnxruntime_equals_pytorch(v2_exports, tmp_path):
+    """``rgbtfuse test --backend onnxruntime`` goes through the same runner; boxes within 0.5 px
+    of the PyTorch run on bus1 (the acceptance bound for deployment)."""
+    from conftest import shared_path
+
+    folder, cfg, weights, _, mode = v2_exports["l1"]
+    common = ["--mode", mode, "--dataset", "vtuav", "--root", str(shared_path("data/rgbt/vtuav_bus1")), "--threads", "1"]
+    assert main(["test", "--backend", "onnxruntime", "--model", str(folder), *common, "--out", str(tmp_path / "ort")]) == 0
+    assert main(["test", "--config", str(cfg), "--weights", str(weights), *common, "--out", str(tmp_path / "pt")]) == 0
+    ort = np.loadtxt(tmp_path / "ort" / "vtuav_bus1.txt", delimiter=",")
+    pt = np.loadtxt(tmp_path / "pt" / "vtuav_bus1.txt", delimiter=",")
+    assert ort.shape == pt.shape == (101, 4)
+    assert np.abs(ort - pt).max() <= 0.5
+
+
+def test_benchmark_runner_backend_options_are_checked(tmp_path, capsys):
+    assert main(["test", "--backend", "onnxruntime", "--config", "x.yaml", "--dataset", "vot", "--root", str(tmp_path), "--out", str(tmp_path / "o")]) == 1
+    assert "--model DIR" in capsys.readouterr().err

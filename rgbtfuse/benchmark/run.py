@@ -28,6 +28,7 @@ class RunSpec:
     root: str
     out: str
     list_file: str | None = None
+    backend: str = "pytorch"  # onnxruntime: ``config`` is an exported model folder (rgbtfuse export)
 
 
 @dataclass
@@ -56,11 +57,16 @@ def _init_worker(spec: RunSpec, device: str) -> None:
     """Per process: its own torch threads and tracker (built once, re-initialised per sequence)."""
     import torch
 
-    from trackers.models.builder import build_tracker
-
     torch.set_num_threads(spec.threads)
     _WORKER["spec"] = spec
-    _WORKER["tracker"] = build_tracker(spec.config, spec.weights, spec.fusion_weights, spec.mode, device)
+    if spec.backend == "onnxruntime":
+        from trackers.deploy.runtime import build_onnx_tracker
+
+        _WORKER["tracker"] = build_onnx_tracker(spec.config, spec.mode, device, spec.threads)
+    else:
+        from trackers.models.builder import build_tracker
+
+        _WORKER["tracker"] = build_tracker(spec.config, spec.weights, spec.fusion_weights, spec.mode, device)
     _WORKER["dataset"] = _open(spec)
 
 
@@ -85,7 +91,7 @@ def _track_one(name: str) -> tuple[str, int, str | None]:
 
 def _check_run_file(spec: RunSpec) -> None:
     """``run.json`` records what produced the folder; resuming with something else is refused."""
-    identity = {k: getattr(spec, k) for k in ("config", "weights", "fusion_weights", "mode", "dataset")}
+    identity = {k: getattr(spec, k) for k in ("config", "weights", "fusion_weights", "mode", "dataset", "backend")}
     path = Path(spec.out) / "run.json"
     if path.is_file():
         previous = json.loads(path.read_text())
@@ -100,13 +106,15 @@ def _check_run_file(spec: RunSpec) -> None:
 def run_dataset(config: str | Path, weights: str | Path, dataset: str, root: str | Path, out: str | Path, *,
                 fusion_weights: str | Path | None = None, mode: str | None = None, split: str | None = None,
                 list_file: str | Path | None = None, workers: int = 1, shard: tuple[int, int] = (0, 1),
-                device: str = "cpu", threads: int = 1, progress: bool = True, evaluate: bool = False) -> RunSummary:
+                device: str = "cpu", threads: int = 1, progress: bool = True, evaluate: bool = False,
+                backend: str = "pytorch") -> RunSummary:
     """Track every sequence of this shard of ``dataset`` under ``root`` into ``out`` (see :mod:`rgbtfuse.benchmark.plan`).
 
     Sequences whose box file exists are skipped (resume); ``workers`` processes each build a
     tracker with ``threads`` torch threads (``device="cuda"``: worker ``k`` uses GPU ``k`` modulo
     the GPUs present). A sequence that fails is reported in the summary, the others go on.
-    ``evaluate``: once every sequence has results, score them with :mod:`rgbtfuse.evaluation`
+    ``backend="onnxruntime"``: ``config`` is a folder written by ``rgbtfuse export`` (``weights``
+    unused). ``evaluate``: once every sequence has results, score them with :mod:`rgbtfuse.evaluation`
     (ground truth from ``root``) and write the report to ``out/eval``.
     """
     if evaluate and dataset not in ("gtot", "rgbt234", "lasher", "vtuav"):
@@ -116,8 +124,10 @@ def run_dataset(config: str | Path, weights: str | Path, dataset: str, root: str
     if workers < 1 or threads < 1:
         raise ConfigError(f"--workers and --threads must be at least 1, got {workers} and {threads}")
     root = split_root(dataset, Path(root), split)
+    if backend not in ("pytorch", "onnxruntime"):
+        raise ConfigError(f"unknown backend {backend!r}; expected pytorch or onnxruntime")
     spec = RunSpec(str(config), str(weights), None if fusion_weights is None else str(fusion_weights), mode, device,
-                   threads, dataset, str(root), str(out), None if list_file is None else str(list_file))
+                   threads, dataset, str(root), str(out), None if list_file is None else str(list_file), backend)
     names = shard_names(_open(spec).names, shard)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

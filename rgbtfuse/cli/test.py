@@ -10,8 +10,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     from rgbtfuse.benchmark import DATASETS
     from trackers.models.siamese import MODES
 
-    parser.add_argument("--config", required=True, help="experiment yaml (model:, fusion:, track:)")
-    parser.add_argument("--weights", required=True, help="tracker checkpoint")
+    parser.add_argument("--config", help="experiment yaml (model:, fusion:, track:); backend pytorch")
+    parser.add_argument("--weights", help="tracker checkpoint; backend pytorch")
+    parser.add_argument("--backend", choices=("pytorch", "onnxruntime"), default="pytorch",
+                        help="pytorch (--config/--weights) or onnxruntime (--model: a folder written by rgbtfuse export)")
+    parser.add_argument("--model", help="exported model folder (rgbtfuse export --out); backend onnxruntime")
     parser.add_argument("--fusion-weights", help="fusion module weights")
     parser.add_argument("--mode", choices=MODES, help="default: fused if the experiment has fusion:, else rgb")
     parser.add_argument("--dataset", required=True, choices=sorted(DATASETS), help="dataset layout of --root")
@@ -28,11 +31,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from rgbtfuse.benchmark import parse_shard, run_dataset
+    from rgbtfuse.errors import ConfigError
 
+    if args.backend == "onnxruntime":
+        if not args.model or args.config or args.weights or args.fusion_weights:
+            raise ConfigError("--backend onnxruntime takes --model DIR (the export holds config and weights), not --config/--weights")
+        config, weights = args.model, ""
+    else:
+        if args.model or not (args.config and args.weights):
+            raise ConfigError("--backend pytorch takes --config and --weights (--model is for --backend onnxruntime)")
+        config, weights = args.config, args.weights
     summary = run_dataset(
-        args.config, args.weights, args.dataset, args.root, args.out, fusion_weights=args.fusion_weights, mode=args.mode,
+        config, weights, args.dataset, args.root, args.out, fusion_weights=args.fusion_weights, mode=args.mode,
         split=args.split, list_file=args.list_file, workers=args.workers, shard=parse_shard(args.shard),
-        device=args.device, threads=args.threads, evaluate=args.eval,
+        device=args.device, threads=args.threads, evaluate=args.eval, backend=args.backend,
     )
     rate = summary.frames / summary.seconds if summary.seconds else 0.0
     print(f"{len(summary.tracked)} sequences tracked ({summary.frames} frames, {rate:.1f} frames/s), "
