@@ -10,10 +10,11 @@ import argparse
 import contextlib
 import importlib
 import sys
+from pathlib import Path
 from collections.abc import Sequence
 
 from rgbtfuse import __version__
-from rgbtfuse.errors import RgbtfuseError
+from rgbtfuse.errors import ConfigError, RgbtfuseError
 from rgbtfuse.runtime import DEFAULT_THREADS, retain_freed_memory, set_threads
 
 # command name -> (module, one-line help)
@@ -50,6 +51,19 @@ def add_trust_argument(parser: argparse.ArgumentParser) -> None:
         help="DANGEROUS: unpickle checkpoints fully, which runs any code they contain; only for files you "
         "trust that need Python objects beyond tensors and numbers",
     )
+
+
+def parse_named_folders(items: list[str], option: str, what: str) -> dict[str, Path]:
+    """``NAME=DIR`` or ``DIR`` (named after the folder) → ``{name: folder}``; names must be unique."""
+    folders: dict[str, Path] = {}
+    for item in items:
+        name, sep, folder = item.partition("=")
+        path = Path(folder if sep else item)
+        name = name if sep else path.name
+        if name in folders:
+            raise ConfigError(f"{option}: {what} name {name!r} given twice (use NAME=DIR)")
+        folders[name] = path
+    return folders
 
 
 def _build_parser() -> argparse.ArgumentParser:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from rgbtfuse.cli import parse_named_folders
 from rgbtfuse.errors import ConfigError
 
 
@@ -22,24 +23,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="leave out (for every tracker) sequences some tracker has no result for, and list them")
 
 
-def parse_results(items: list[str]) -> dict[str, Path]:
-    """``NAME=DIR`` or ``DIR`` (named after the folder) → ``{name: folder}``."""
-    trackers: dict[str, Path] = {}
-    for item in items:
-        name, sep, folder = item.partition("=")
-        path = Path(folder if sep else item)
-        name = name if sep else path.name
-        if name in trackers:
-            raise ConfigError(f"--results: tracker name {name!r} given twice (use NAME=DIR)")
-        trackers[name] = path
-    return trackers
-
-
 def run(args: argparse.Namespace) -> int:
     from rgbtfuse.evaluation import evaluate
     from rgbtfuse.evaluation.report import write_report
 
-    ev = evaluate(args.dataset, args.annotations, parse_results(args.results), allow_missing=args.allow_missing)
+    ev = evaluate(args.dataset, args.annotations, parse_named_folders(args.results, "--results", "tracker"), allow_missing=args.allow_missing)
     if args.attributes and not ev.attributes:
         raise ConfigError(f"--attributes: no attribute files found under {args.annotations} for {args.dataset} "
                           "(RGBT234: attr_txt/<ATTR>.txt; LasHeR: AttriSeqsTxt/<seq>.txt)")

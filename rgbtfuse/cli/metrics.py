@@ -7,6 +7,7 @@ import importlib.util
 import sys
 from pathlib import Path
 
+from rgbtfuse.cli import parse_named_folders
 from rgbtfuse.errors import ConfigError
 
 # metrics whose optional dependency (extra "metrics") is missing are left out of the default set
@@ -29,16 +30,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _parse_fused(items: list[str]) -> dict[str, Path]:
-    methods: dict[str, Path] = {}
-    for item in items:
-        name, sep, folder = item.partition("=")
-        path = Path(folder if sep else item)
-        name = name if sep else path.name
+    methods = parse_named_folders(items, "--fused", "method")
+    for name, path in methods.items():
         if not path.is_dir():
-            raise ConfigError(f"--fused {item}: {path} is not a folder")
-        if name in methods:
-            raise ConfigError(f"--fused: method name {name!r} given twice (use NAME=DIR)")
-        methods[name] = path
+            raise ConfigError(f"--fused {name}: {path} is not a folder")
     return methods
 
 
