@@ -14,6 +14,8 @@
       penalty_k: 0.15
     decision:               # optional; options of mode decision (trackers/tracker/decision.py)
       rule: quality         # quality | dfat
+      quality: peak_apce    # peak | apce | peak_apce (training-free) | qpn (with quality_weights: FILE)
+    quality:                # optional; rgbtfuse train-quality (rgbtfuse/training/quality.py)
 
 Top-level sections ``train``, ``data``, ``name`` and ``description`` are left to other commands.
 """
@@ -35,7 +37,7 @@ from trackers.models.weights import load_tracker_weights
 from trackers.tracker.base import SiameseTracker, TrackConfig
 from trackers.tracker.decision import DecisionConfig, DecisionTracker
 
-_SECTIONS = {"model", "fusion", "track", "decision", "train", "data", "val", "name", "description"}
+_SECTIONS = {"model", "fusion", "track", "decision", "quality", "train", "data", "val", "name", "description"}
 
 # NanoTrack's tracking constants (its configv2.yaml); the experiment's track: section overrides them
 NANOTRACK_TRACK_DEFAULTS: dict[str, Any] = {

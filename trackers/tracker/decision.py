@@ -10,7 +10,10 @@ Rules (``decision.rule`` in the experiment yaml, formulas and sources in docs/fa
 
 * ``quality`` (rgbtfuse): follow the fused branch unless a single-modality branch's quality is
   higher than the fused one by the factor ``1 + margin``; quality is training-free
-  (:func:`branch_quality`), exponentially smoothed over frames (reset at init).
+  (:func:`branch_quality`), exponentially smoothed over frames (reset at init), or, with
+  ``quality: qpn`` and ``quality_weights: FILE``, the IoU each branch's box is predicted to have
+  by a trained AFAT-style quality network (:mod:`trackers.models.quality`, LSTM state reset at
+  init; trained by ``rgbtfuse train-quality``).
 * ``dfat``: DFAT's released rule over the rgb and ir heads — classification logits averaged,
   ``cls = 0.5 (w_ir cls_ir + w_rgb cls_rgb) / (w_ir + w_rgb)`` with ``w = 0.5``, box outputs
   averaged ``loc = 0.5 loc_ir + 0.5 loc_rgb``, and a fall-back to one modality when the other
@@ -19,19 +22,27 @@ Rules (``decision.rule`` in the experiment yaml, formulas and sources in docs/fa
 
 from __future__ import annotations
 
+import dataclasses
+import warnings
 from dataclasses import dataclass, fields
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
 from rgbtfuse.data.annotations import box_iou
-from rgbtfuse.errors import ConfigError
+from rgbtfuse.errors import CheckpointError, ConfigError
 from trackers.models.siamese import BRANCHES
 from trackers.tracker.base import Proposal, SiameseTracker
+from trackers.tracker.evidence import EVIDENCE_VERSION, EvidenceBuilder
 
 RULES = ("quality", "dfat")
-QUALITIES = ("peak", "apce", "peak_apce")
+#: training-free qualities, and ``qpn`` (a trained quality network, needs ``quality_weights``)
+QUALITIES = ("peak", "apce", "peak_apce", "qpn")
+#: training-free quality used where a QPN is asked for but a training-free one is needed
+#: (the baseline ``rgbtfuse train-quality`` compares with, the data it collects)
+DEFAULT_FREE_QUALITY = "peak_apce"
 
 
 @dataclass
@@ -46,6 +57,8 @@ class DecisionConfig:
     smooth: float = 0.0
     #: multiply each branch's quality by the mean IoU of its box with the other branches' boxes
     consensus: bool = False
+    #: ``quality: qpn``: the weights file of ``rgbtfuse train-quality`` (path relative to the working folder)
+    quality_weights: str | None = None
 
     @classmethod
     def from_dict(cls, cfg: dict[str, Any] | None) -> "DecisionConfig":
@@ -63,7 +76,27 @@ class DecisionConfig:
             raise ConfigError(f"decision.quality {out.quality!r}: expected one of {QUALITIES}")
         if out.margin < 0 or not 0 <= out.smooth < 1:
             raise ConfigError(f"decision.margin must be >= 0 and decision.smooth in [0, 1), got {out.margin}, {out.smooth}")
+        if (out.quality == "qpn") != (out.quality_weights is not None):
+            raise ConfigError(
+                "decision.quality: qpn needs decision.quality_weights (a qpn.pth of rgbtfuse train-quality), and "
+                f"quality_weights needs quality: qpn; got quality {out.quality!r}, quality_weights {out.quality_weights!r}"
+            )
+        if out.quality == "qpn" and out.rule != "quality":
+            raise ConfigError(f"decision.quality: qpn works with rule: quality, not {out.rule!r}")
         return out
+
+    def training_free(self) -> "DecisionConfig":
+        """The same settings with a training-free quality (``peak_apce`` in place of ``qpn``)."""
+        if self.quality != "qpn":
+            return self
+        return dataclasses.replace(self, quality=DEFAULT_FREE_QUALITY, quality_weights=None)
+
+    @property
+    def source(self) -> str:
+        """What the quality is, for outputs and summaries: ``qpn FILE`` or ``training-free NAME``."""
+        if self.quality == "qpn":
+            return f"qpn {self.quality_weights}"
+        return f"training-free {self.quality}" + (" + consensus" if self.consensus else "")
 
 
 def apce(scores: np.ndarray) -> float:
@@ -88,7 +121,8 @@ class DecisionTracker:
 
     ``track`` returns ``{'bbox', 'best_score', 'valid', 'branch', 'quality', 'q_rgb', 'q_ir',
     'q_fused'}``: the followed branch (``dfat`` for DFAT's merged head) and its quality, and each
-    branch's quality (NaN where a head gave no finite answer).
+    branch's quality (NaN where a head gave no finite answer). With ``quality: qpn`` the
+    qualities are the network's predicted IoUs.
     """
 
     mode = "decision"
@@ -101,6 +135,29 @@ class DecisionTracker:
         self.quality: dict[str, float] = {}
         #: branch followed on the last frame (None before the first tracked frame)
         self.branch: str | None = None
+        self.evidence = EvidenceBuilder(base.cfg.score_size)
+        self.qpn, self.qpn_state = (self._load_qpn(self.cfg.quality_weights) if self.cfg.quality == "qpn" else None), None
+
+    def _load_qpn(self, weights: str) -> torch.nn.Module:
+        from trackers.models.quality import load_qpn
+
+        path = Path(weights)
+        if not path.is_file():
+            raise ConfigError(f"decision.quality_weights {weights}: file not found (paths are relative to the working folder)")
+        net, meta = load_qpn(str(path))
+        if meta.get("evidence_version") != EVIDENCE_VERSION:
+            raise CheckpointError(f"{path}: trained on evidence version {meta.get('evidence_version')}, this code makes version {EVIDENCE_VERSION}; retrain it")
+        if meta.get("score_size") != self.base.cfg.score_size:
+            raise CheckpointError(f"{path}: trained for {meta.get('score_size')}x{meta.get('score_size')} score maps, this tracker makes {self.base.cfg.score_size}x{self.base.cfg.score_size}")
+        trained_for = meta.get("model_class")
+        if trained_for and trained_for != type(self.base.model).__name__:
+            warnings.warn(f"{path}: QPN trained on a {trained_for} tracker, used with {type(self.base.model).__name__}", stacklevel=3)
+        return net.to(self.base.device)
+
+    @property
+    def quality_source(self) -> str:
+        """``qpn FILE`` or ``training-free NAME`` (said in outputs and summaries)."""
+        return self.cfg.source
 
     @property
     def model(self) -> torch.nn.Module:
@@ -110,13 +167,22 @@ class DecisionTracker:
         """Template of every branch from one backbone pass; the running qualities restart."""
         self.base.init(rgb, ir, bbox)
         self.quality, self.branch = {}, None
+        self.evidence.reset()
+        self.qpn_state = None  # the LSTM starts afresh on every sequence
 
-    @torch.inference_mode()
-    def track(self, rgb: np.ndarray | None, ir: np.ndarray | None) -> dict[str, Any]:
+    def branch_proposals(
+        self, rgb: np.ndarray | None, ir: np.ndarray | None
+    ) -> tuple[dict[str, dict[str, torch.Tensor]], dict[str, Proposal | None], float, tuple[int, ...]]:
+        """Head outputs and proposal per branch for this frame, without changing the state."""
         outputs, scale_z, shape = self.base.search(rgb, ir)
         per_branch = {b: {k: v[i : i + 1] for k, v in outputs.items()} for i, b in enumerate(BRANCHES)}
         proposals = {b: self.base.propose(*self.base.decode(o), scale_z, shape) for b, o in per_branch.items()}
-        q = self._qualities(proposals)
+        return per_branch, proposals, scale_z, shape
+
+    @torch.inference_mode()
+    def track(self, rgb: np.ndarray | None, ir: np.ndarray | None) -> dict[str, Any]:
+        per_branch, proposals, scale_z, shape = self.branch_proposals(rgb, ir)
+        q = self._predicted(proposals) if self.qpn is not None else self._qualities(proposals)
         if self.cfg.rule == "dfat":
             branch, chosen = self._dfat(per_branch, proposals, scale_z, shape)
         else:
@@ -129,6 +195,15 @@ class DecisionTracker:
         self.base.commit(chosen)
         quality = q.get(branch, chosen.score)
         return {"bbox": chosen.bbox(), "best_score": chosen.score, "valid": True, "branch": branch, "quality": quality, **out}
+
+    def _predicted(self, proposals: dict[str, Proposal | None]) -> dict[str, float]:
+        """The QPN's predicted IoU per branch with a finite proposal (one LSTM step)."""
+        maps, scalars = self.evidence.frame(proposals, self.base.center_pos, self.base.size)
+        dev = self.base.device
+        iou, self.qpn_state = self.qpn(torch.from_numpy(maps)[None, None].to(dev), torch.from_numpy(scalars)[None, None].to(dev), self.qpn_state)
+        pred = iou[0, 0].cpu().numpy()
+        self.quality = {b: float(pred[i]) for i, b in enumerate(BRANCHES) if proposals[b] is not None}
+        return self.quality
 
     def _qualities(self, proposals: dict[str, Proposal | None]) -> dict[str, float]:
         """Running quality per branch with a finite proposal (smoothed with the previous frame's)."""
