@@ -26,6 +26,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "prepare": ("prepare", "crop a dataset's annotated frames (RGB and IR) into an LMDB training cache"),
     "track": ("track", "track one target through an RGB-T sequence (rgb, ir or fused)"),
     "train-fusion": ("train_fusion", "train a tracker's fusion module with the tracker frozen"),
+    "train-quality": ("train_quality", "train the quality network (AFAT-style QPN) of mode decision with the tracker frozen"),
     "train-image-fusion": ("train_image_fusion", "train an image-fusion network (NestFuse/RFN-Nest, LRRNet, DIDFuse) from an experiment yaml"),
     "vot": ("vot", "VOT toolkit workspaces (init) and evaluations with an EAO/A/R table (run)"),
     "convert": ("convert", "convert RGB-T datasets to VOT sequence folders"),

@@ -68,6 +68,7 @@ def _trackers(config: str | Path, weights: str | None, fusion_weights: str | Non
             warnings.warn(text, w.category, stacklevel=2)  # now, and again under the table
     desc = f"{cfg['model']['type']} ({Path(str(config)).name}) + {cfg['fusion']['name']} fusion"
     desc += f", fusion weights {fusion_weights}" if fusion_weights else ""
+    desc += f"; decision quality: {trackers['decision'].quality_source}"  # trained QPN or training-free: said
     return trackers, notes, desc
 
 

@@ -73,6 +73,8 @@ def run(args: argparse.Namespace) -> int:
     else:
         iou = "no ground truth after the start frame"
     skipped = f"; skipped frames {res.skipped}" if res.skipped else ""
+    if getattr(tracker, "quality_source", None):  # mode decision: which quality picked the branch
+        print(f"decision quality: {tracker.quality_source}")
     print(
         f"{seq.name} [{res.mode}]: {iou}; {summary['ms_per_frame']:.1f} ms/frame; "
         f"{summary['invalid_frames']} flagged frames{skipped}; results in {args.out}"

@@ -210,11 +210,12 @@ class Trainer:
         return SummaryWriter(str(self.out_dir / "tensorboard"), purge_step=self.step)
 
     # --- loop --------------------------------------------------------------------------------
-    def run(self, resume: bool = False, force: bool = False) -> list[dict[str, float]]:
+    def run(self, resume: bool = False, force: bool = False, before: Callable[[], Any] | None = None) -> list[dict[str, float]]:
         """Train to ``loop.steps``; returns the logged rows of this process (rank-averaged).
 
         ``OUT`` is locked for the run; an existing run there is continued (``resume``), replaced
-        (``force``) or, by default, an :class:`OutputError`.
+        (``force``) or, by default, an :class:`OutputError`. ``before`` runs inside the lock,
+        after those checks and before the first step (e.g. filling the dataset).
         """
         if self.out_dir.exists() and not self.out_dir.is_dir():
             raise OutputError(f"--out {self.out_dir} exists and is not a folder")
@@ -227,6 +228,8 @@ class Trainer:
         lock = self._acquire_lock()
         try:
             self._check_not_overwriting(resume, force)
+            if before is not None:
+                before()
             return self._run(resume)
         finally:
             if lock is not None:
