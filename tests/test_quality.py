@@ -216,3 +216,34 @@ def test_clip_dataset_is_keyed_and_masks_frames_without_boxes():
     net = QualityNet()
     pred, _ = net(a["maps"][None], a["scalars"][None])
     assert pred.shape == (1, 16, 3)
+
+
+def test_bundled_experiment_yamls_track_with_their_qpn(monkeypatch):
+    """experiments/*_qpn.yaml name the bundled QPNs (paths relative to the repository root) and
+    make decision use them; the weights fit their tracker (meta checked at load)."""
+    monkeypatch.chdir(REPO_ROOT)
+    tracker = build_tracker("experiments/demo_filterbank_qpn.yaml", None, DEMO_FUSION, device="cpu")
+    assert tracker.mode == "decision" and tracker.qpn is not None
+    assert tracker.quality_source == "qpn rgbtfuse/trained/demo_filterbank_qpn.pth"
+    source = next(synthetic_sources({"frames": 12, "degrade": None}, [HELD_OUT_SEEDS[0]]))
+    tracker.init(*source.frame(0), tuple(source.boxes[0]))
+    outs = [tracker.track(*source.frame(i)) for i in range(1, 12)]
+    assert all(o["valid"] and o["branch"] in BRANCHES for o in outs)
+    _, meta = load_qpn("rgbtfuse/trained/nanotrack_v2_dfat_l1_qpn.pth")
+    assert meta["score_size"] == 16 and meta["model_type"] == "nanotrack" and meta["fusion"] == "l1"
+
+
+def test_cli_train_quality_resumes_a_finished_run_and_prints_the_comparison(trained, tmp_path, capsys):
+    """The thin command: parse, call train_quality, print the QPN path and the held-out table."""
+    import yaml
+
+    from rgbtfuse.cli import main
+
+    config = tmp_path / "exp.yaml"
+    config.write_text(yaml.safe_dump(_experiment()))
+    code = main(["train-quality", "--config", str(config), "--out", str(trained["out"]), "--fusion-weights", DEMO_FUSION, "--resume", "--threads", "1"])
+    assert code == 0
+    text = capsys.readouterr().out
+    assert f"QPN: {trained['out'] / 'qpn.pth'}" in text and "| qpn |" in text and "| training_free |" in text
+    assert "training-free baseline: training-free peak_apce + consensus" in text
+    assert main(["train-quality", "--config", str(config), "--out", str(trained["out"]), "--fusion-weights", DEMO_FUSION]) == 1  # needs --resume/--force
