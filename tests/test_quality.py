@@ -6,23 +6,25 @@ from __future__ import annotations
 
 import copy
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
 from rgbtfuse.errors import CheckpointError, ConfigError, OutputError
-from rgbtfuse.training.quality import ClipDataset, predict, quality_metrics, train_quality
-from rgbtfuse.training.quality_data import cached_rollouts, rollout, synthetic_sources
+from rgbtfuse.training.quality import (
+    ClipDataset,
+    predict,
+    train_quality,
+)
+from rgbtfuse.training.quality_data import rollout, synthetic_sources
+from tests.conftest import REPO_ROOT
 from trackers.models.builder import build_tracker, load_experiment
 from trackers.models.quality import QualityNet, load_qpn
 from trackers.models.siamese import BRANCHES
 from trackers.tracker.base import Proposal
 from trackers.tracker.decision import DecisionConfig
 from trackers.tracker.evidence import EvidenceBuilder
-
-from tests.conftest import REPO_ROOT
 
 DEMO_FUSION = str(REPO_ROOT / "rgbtfuse/demo/weights/gate_fusion.pth")
 FRAMES = 40
@@ -247,3 +249,25 @@ def test_cli_train_quality_resumes_a_finished_run_and_prints_the_comparison(trai
     assert f"QPN: {trained['out'] / 'qpn.pth'}" in text and "| qpn |" in text and "| training_free |" in text
     assert "training-free baseline: training-free peak_apce + consensus" in text
     assert main(["train-quality", "--config", str(config), "--out", str(trained["out"]), "--fusion-weights", DEMO_FUSION]) == 1  # needs --resume/--force
+
+
+def test_dataset_folders_roll_out_with_sparse_boxes(tmp_path):
+    """quality.data.sequences: any readable sequence folder (here VOT layout); frames without a box
+    still feed the LSTM but carry no target (has_gt False, IoU 0, masked in the clips)."""
+    from rgbtfuse.data.synthetic import SceneConfig, write_vot_sequence
+    from rgbtfuse.training.quality_data import folder_sources
+
+    folder = write_vot_sequence(SceneConfig(seed=4200, frames=12, width=160, height=120), tmp_path / "seq")
+    rows = (folder / "groundtruth.txt").read_text().splitlines()
+    for i in (3, 5):
+        rows[i] = "nan,nan,nan,nan"
+    (folder / "groundtruth.txt").write_text("\n".join(rows) + "\n")
+    (source,) = list(folder_sources([str(folder)]))
+    tracker = build_tracker(_experiment(), None, DEMO_FUSION, mode="decision", device="cpu")
+    data = rollout(tracker, source, "fused")
+    assert len(data["iou"]) == 11 and data["maps"].shape == (11, 3, 2, 17, 17)
+    assert not data["has_gt"][[2, 4]].any() and data["has_gt"][[0, 1, 3]].all()  # frame i is row i - 1
+    assert (data["iou"][[2, 4]] == 0).all() and (data["iou"][data["has_gt"]] > 0).any()
+    assert (data["followed"] == BRANCHES.index("fused")).all()
+    clip = ClipDataset([("seq", data)], clip=11)[(0, 0)]
+    assert clip["mask"][[2, 4]].sum() == 0 and clip["mask"][[0, 1, 3]].sum() == 9

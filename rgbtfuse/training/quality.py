@@ -36,7 +36,12 @@ from torch.utils.data import Dataset
 from rgbtfuse.atomic import atomic_torch_save, atomic_write
 from rgbtfuse.errors import ConfigError
 from rgbtfuse.training.optim import OptimConfig
-from rgbtfuse.training.quality_data import POLICIES, cached_rollouts, folder_sources, synthetic_sources
+from rgbtfuse.training.quality_data import (
+    POLICIES,
+    cached_rollouts,
+    folder_sources,
+    synthetic_sources,
+)
 from rgbtfuse.training.trainer import LoopConfig, Trainer
 from trackers.models.quality import QualityNet, QualityNetConfig, qpn_file
 from trackers.models.siamese import BRANCHES
@@ -190,7 +195,7 @@ def quality_metrics(rollouts: Rollouts, predictions: list[np.ndarray]) -> dict[s
     decisive = srt[:, -1] - srt[:, -2] >= DECISIVE_GAP
     truth = np.argmax(np.where(valid, iou, -1.0), axis=1)
     rows = np.arange(len(iou))
-    out: dict[str, Any] = {"frames": int(len(iou)), "decisive_frames": int(decisive.sum()), "decisive_gap": DECISIVE_GAP}
+    out: dict[str, Any] = {"frames": len(iou), "decisive_frames": int(decisive.sum()), "decisive_gap": DECISIVE_GAP}
     for name, q in (("qpn", pred), ("training_free", free)):
         choice = _pick(q, valid)
         out[name] = {
