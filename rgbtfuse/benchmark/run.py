@@ -64,7 +64,7 @@ def _init_worker(spec: RunSpec, device: str) -> None:
 
         _WORKER["tracker"] = build_onnx_tracker(spec.config, spec.mode, device, spec.threads)
     else:
-        from trackers.models.builder import build_tracker
+        from trackers.builder import build_tracker
 
         _WORKER["tracker"] = build_tracker(spec.config, spec.weights, spec.fusion_weights, spec.mode, device)
     _WORKER["dataset"] = _open(spec)
