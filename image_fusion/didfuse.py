@@ -134,7 +134,7 @@ class DIDFuseDecoder(nn.Module):
         return self.cov7(self.cov6(self.cov5(base, detail), f2), f1)
 
 
-@register_model("didfuse")
+@register_model("didfuse", rule_kwarg="fusion", weight_files=2)
 class DIDFuse(ImageFusionNet):
     """DIDFuse: ``forward(ir, vis)`` on ``(B, 1, H, W)`` in [0, 1] → fused ``(B, 1, H, W)`` in (0, 1).
 

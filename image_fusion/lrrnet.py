@@ -35,7 +35,7 @@ def minmax_normalize(x: torch.Tensor, eps: float = EPSILON) -> torch.Tensor:
     return (x - lo) / (hi - lo + eps)
 
 
-@register_model("lrrnet")
+@register_model("lrrnet", rule_kwarg=None)
 class LRRNet(ImageFusionNet):
     """LRRNet image fusion: ``forward(ir, vis)`` on ``(B, 1, H, W)`` in [0, 1] → raw fused ``(B, 1, H, W)``.
 

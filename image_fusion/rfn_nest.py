@@ -79,7 +79,7 @@ def _weight_files(path: str | Path | Sequence[str | Path]) -> list[Path]:
     return [Path(p) for p in path]
 
 
-@register_model("rfn_nest")
+@register_model("rfn_nest", rule_kwarg="fusion", weight_files=2)
 def rfn_nest(fusion: str = "rfn", deepsupervision: bool = False, authors_split: bool = False, **fusion_cfg: Any) -> RFNNest:
     """RFN-Nest; ``weights`` = folder with both published files, or a list ``[autoencoder, rfn]``."""
     return RFNNest(fusion, deepsupervision, authors_split, **fusion_cfg)

@@ -9,9 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from image_fusion import create_model, list_models
+from image_fusion import create_model, list_models, model_info
 from rgbtfuse.cli import main
-from rgbtfuse.cli.fuse import STRATEGY_KWARG
 from rgbtfuse.imageio import read_image
 
 H, W = 40, 56
@@ -123,10 +122,10 @@ def test_strategy_errors(weights, tmp_path, capsys):
     assert not (tmp_path / "out").exists()
 
 
-@pytest.mark.parametrize("model", sorted(STRATEGY_KWARG))
+@pytest.mark.parametrize("model", ["didfuse", "lrrnet", "nestfuse", "rfn_nest"])
 def test_strategy_keyword_table_matches_the_models(model):
     assert model in list_models()
-    kwarg = STRATEGY_KWARG[model]
+    kwarg = model_info(model).rule_kwarg
     if kwarg is not None:
         default = {"nestfuse": "attention_max", "rfn_nest": "rfn", "didfuse": "average"}[model]
         assert create_model(model, **{kwarg: default}).training is False
