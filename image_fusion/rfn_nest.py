@@ -43,8 +43,8 @@ class RFNNest(NestAutoEncoderNet):
         for i, c in enumerate(NEST_CHANNELS, 1):
             self.add_module(f"fusion_block{i}", build_fusion(fusion, c, **fusion_cfg))
 
-    def fuse_features(self, ir: list[torch.Tensor], vis: list[torch.Tensor]) -> list[torch.Tensor]:
-        return [getattr(self, f"fusion_block{i}")(v, r) for i, (r, v) in enumerate(zip(ir, vis), 1)]
+    def fuse_features(self, rgb: list[torch.Tensor], ir: list[torch.Tensor]) -> list[torch.Tensor]:
+        return [getattr(self, f"fusion_block{i}")(f_rgb, f_ir) for i, (f_rgb, f_ir) in enumerate(zip(rgb, ir), 1)]
 
     def load_weights(self, path: str | Path | Sequence[str | Path], strict: bool = True) -> None:
         """Load the auto-encoder and the RFN weights.

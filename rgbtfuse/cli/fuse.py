@@ -17,8 +17,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="checkpoint file, or the folder holding a model's published files (DIDFuse: encoder + decoder; "
         "RFN-Nest: auto-encoder + RFN), or those files listed one after the other",
     )
+    parser.add_argument("--rgb", "--vis", dest="rgb", required=True, type=Path,
+                        help="visible image (gray or colour), or folder of them (--vis: the same)")
     parser.add_argument("--ir", required=True, type=Path, help="infrared image, or folder of them")
-    parser.add_argument("--vis", required=True, type=Path, help="visible image (gray or colour), or folder of them")
     parser.add_argument("--out", required=True, type=Path, help="output folder; results are <name>.png")
     parser.add_argument(
         "--strategy", help="fusion rule of models that have several (nestfuse: attention_avg|attention_max|"
@@ -35,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
     from rgbtfuse.folder_fusion import fuse_folders
 
     weights = args.weights[0] if len(args.weights) == 1 else list(args.weights)
-    report = fuse_folders(args.model, weights, args.ir, args.vis, args.out, rule=args.strategy, device=args.device,
+    report = fuse_folders(args.model, weights, args.rgb, args.ir, args.out, rule=args.strategy, device=args.device,
                           resize=args.resize, progress=not args.no_progress)
     n, seconds = len(report.written), report.seconds
     colour = sum(k.startswith("colour") for k in report.kinds)
