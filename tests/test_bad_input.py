@@ -232,7 +232,7 @@ def test_track_sub_pixel_init_box(tmp_path, shared, capsys):
 
 
 def test_tracker_init_refuses_a_box_below_one_pixel():
-    from trackers.builder import build_tracker
+    from rgbtfuse.trackers.builder import build_tracker
 
     tracker = build_tracker(str(REPO / "rgbtfuse/demo/model.yaml"), None, None, mode="fused", device="cpu")
     frame = np.zeros((64, 64, 3), np.uint8)
@@ -242,7 +242,7 @@ def test_tracker_init_refuses_a_box_below_one_pixel():
 
 @pytest.mark.parametrize("key,value", [("penalty_k", "high"), ("instance_size", 255.5), ("lr", True), ("stride", 0)])
 def test_track_options_are_type_checked_at_load(key, value):
-    from trackers.tracker.base import TrackConfig
+    from rgbtfuse.trackers.tracker.base import TrackConfig
 
     with pytest.raises(ConfigError, match=f"track.{key}"):
         TrackConfig.from_dict({key: value})

@@ -11,10 +11,10 @@ from rgbtfuse.cli import main
 from rgbtfuse.data import load_sequence
 from rgbtfuse.data.vot_writer import anchor_frames, convert_to_vot, write_list, write_vot_sequence
 from rgbtfuse.errors import ConfigError, DatasetLayoutError
-from trackers.vot.frame_trackers import OracleTracker, StaticTracker
-from trackers.vot.regions import RegionError, parse_vot_region, polygon_to_box
-from trackers.vot.run import summarize
-from trackers.vot.workspace import TrackerSpec, init_workspace
+from rgbtfuse.trackers.vot.frame_trackers import OracleTracker, StaticTracker
+from rgbtfuse.trackers.vot.regions import RegionError, parse_vot_region, polygon_to_box
+from rgbtfuse.trackers.vot.run import summarize
+from rgbtfuse.trackers.vot.workspace import TrackerSpec, init_workspace
 from vot_synth import make_sequence
 
 
@@ -127,7 +127,7 @@ def test_init_workspace_files(tmp_path):
     assert "stack: short.yaml" in config and f"sequences: {seqs}" in config
     assert "dataset" not in (ws / "short.yaml").read_text()  # local stacks never download
     ini = (ws / "trackers.ini").read_text()
-    assert "command = /py -m trackers.vot.trax_server --builtin oracle" in ini and "env_PYTHONPATH = /" in ini
+    assert "command = /py -m rgbtfuse.trackers.vot.trax_server --builtin oracle" in ini and "env_PYTHONPATH = /" in ini
     with pytest.raises(Exception, match="already a VOT workspace"):
         init_workspace(ws, "short", seqs, [TrackerSpec.parse("oracle")])
     # official ids pass through; without local sequences the vot20xx-rgbtir stacks become the official ones

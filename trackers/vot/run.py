@@ -24,7 +24,7 @@ from pathlib import Path
 
 from rgbtfuse.atomic import atomic_write
 from rgbtfuse.errors import VotError
-from trackers.vot.workspace import tracker_sections
+from rgbtfuse.trackers.vot.workspace import tracker_sections
 
 FINGERPRINT = ".rgbtfuse-fingerprint"
 _LOG_LINE = re.compile(r"Tracker output written to file: (\S+)")

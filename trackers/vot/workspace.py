@@ -18,7 +18,7 @@ from pathlib import Path
 
 import yaml
 
-import trackers
+import rgbtfuse
 from rgbtfuse.atomic import atomic_write
 from rgbtfuse.data.vot_writer import check_ascii_path
 from rgbtfuse.errors import ConfigError, VotError
@@ -28,7 +28,8 @@ LOCAL_STACKS = {p.stem: p for p in sorted(STACK_DIR.glob("*.yaml"))}
 # local stacks that are copies of an official one: without --sequences the official id is used
 OFFICIAL_IDS = {"vot2020-rgbtir": "vot2020/rgbtir", "vot2019-rgbtir": "vot2019/rgbtir"}
 BUILTIN_TRACKERS = ("oracle", "static")
-REPO_ROOT = Path(trackers.__file__).resolve().parent.parent  # what the TraX server needs on PYTHONPATH
+#: the folder holding the rgbtfuse package: the TraX server's PYTHONPATH (a source checkout's root)
+REPO_ROOT = Path(rgbtfuse.__file__).resolve().parent.parent
 _IDENTIFIER = re.compile(r"[^a-zA-Z0-9_-]+")
 
 
@@ -59,7 +60,7 @@ class TrackerSpec:
 
     def command(self, python: str, device: str = "auto", mode: str | None = None) -> str:
         """The shell command of the TraX server for this tracker (absolute paths only)."""
-        args = [python, "-m", "trackers.vot.trax_server"]
+        args = [python, "-m", "rgbtfuse.trackers.vot.trax_server"]
         if self.builtin:
             args += ["--builtin", self.builtin]
             if mode:
