@@ -32,7 +32,8 @@ On dense ground truth (no unknown frame) every result equals the toolkit class i
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 from attributee import Boolean, Include
@@ -98,7 +99,7 @@ def multistart_runs(analysis: Any, experiment: Any, tracker: Any, sequence: Sequ
         raise VotError(f"sequence {sequence.name}: no multistart anchors (anchor.value)")
     runs = []
     for start, reverse in [(f, False) for f in forward] + [(b, True) for b in backward]:
-        name = "%s_%08d" % (sequence.name, start)
+        name = f"{sequence.name}_{start:08d}"  # the toolkit's run name
         if not Trajectory.exists(results, name):
             raise MissingResultsException()
         frames = list(range(start, -1, -1)) if reverse else list(range(start, len(sequence)))
@@ -229,7 +230,7 @@ class SupervisedExperiment(_multirun.SupervisedExperiment):
         known = known_mask(sequence.groundtruth())
         with self._get_runtime(tracker, sequence) as runtime:
             for repetition in range(1, self.repetitions + 1):
-                name = "%s_%03d" % (sequence.name, repetition)
+                name = f"{sequence.name}_{repetition:03d}"  # the toolkit's trajectory name
                 if Trajectory.exists(results, name) and not force:
                     continue
                 if self._can_stop(tracker, sequence):
