@@ -347,7 +347,7 @@ class _Requests:
         model = self.model(name, strategy)
         ir, vis = read_image(ir_path, "gray"), read_image(vis_path, "gray")
         if kind == "ours":
-            return _timed(model.fuse_arrays, ir, vis)
+            return _timed(model.fuse_arrays, vis, ir)
         if kind == "authors":
             extra = {"weights": self.weights[name]} if name in ("lrrnet", "didfuse") else {}
             return _timed(functools.partial(AUTHORS[name], model, strategy=strategy, **extra), ir, vis)

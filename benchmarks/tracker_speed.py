@@ -40,7 +40,7 @@ SHARED = REPO.parent / "shared"
 sys.path.insert(0, str(REPO))
 
 from rgbtfuse.imageio import read_image  # noqa: E402
-from trackers.models.builder import build_tracker, load_experiment  # noqa: E402
+from trackers.builder import build_tracker, load_experiment  # noqa: E402
 from trackers.tracker.decision import DecisionTracker  # noqa: E402
 
 BUS1 = SHARED / "data/rgbt/vtuav_bus1"

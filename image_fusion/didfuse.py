@@ -134,9 +134,9 @@ class DIDFuseDecoder(nn.Module):
         return self.cov7(self.cov6(self.cov5(base, detail), f2), f1)
 
 
-@register_model("didfuse")
+@register_model("didfuse", rule_kwarg="fusion", weight_files=2)
 class DIDFuse(ImageFusionNet):
-    """DIDFuse: ``forward(ir, vis)`` on ``(B, 1, H, W)`` in [0, 1] → fused ``(B, 1, H, W)`` in (0, 1).
+    """DIDFuse: ``forward(rgb, ir)`` on ``(B, 1, H, W)`` in [0, 1] → fused ``(B, 1, H, W)`` in (0, 1).
 
     Args:
         fusion: fusion rule for the four feature pairs (``add`` = the authors' 'Sum').
@@ -155,16 +155,16 @@ class DIDFuse(ImageFusionNet):
         self.tile = tile
         self.halo = halo
 
-    def forward(self, ir: torch.Tensor, vis: torch.Tensor) -> torch.Tensor:
+    def forward(self, rgb: torch.Tensor, ir: torch.Tensor) -> torch.Tensor:
         if self.training:  # separate passes: BatchNorm statistics per modality
-            vis_feats, ir_feats = self.encoder(vis), self.encoder(ir)
+            rgb_feats, ir_feats = self.encoder(rgb), self.encoder(ir)
         else:  # one batched pass
-            feats = self.encoder(torch.cat([vis, ir]))
-            vis_feats, ir_feats = [f[: len(vis)] for f in feats], [f[len(vis) :] for f in feats]
-        return self.decoder(*self.fusion(vis_feats, ir_feats))
+            feats = self.encoder(torch.cat([rgb, ir]))
+            rgb_feats, ir_feats = [f[: len(rgb)] for f in feats], [f[len(rgb) :] for f in feats]
+        return self.decoder(*self.fusion(rgb_feats, ir_feats))
 
-    def fuse_tensors(self, ir: torch.Tensor, vis: torch.Tensor) -> torch.Tensor:
-        return tiled_forward(self, ir, vis, self.tile, self.halo)
+    def fuse_tensors(self, rgb: torch.Tensor, ir: torch.Tensor) -> torch.Tensor:
+        return tiled_forward(self, rgb, ir, self.tile, self.halo)
 
     def preprocess(self, img: np.ndarray) -> torch.Tensor:
         return (torch.from_numpy(np.ascontiguousarray(img)).float() / 255)[None, None]

@@ -35,9 +35,9 @@ def minmax_normalize(x: torch.Tensor, eps: float = EPSILON) -> torch.Tensor:
     return (x - lo) / (hi - lo + eps)
 
 
-@register_model("lrrnet")
+@register_model("lrrnet", rule_kwarg=None)
 class LRRNet(ImageFusionNet):
-    """LRRNet image fusion: ``forward(ir, vis)`` on ``(B, 1, H, W)`` in [0, 1] → raw fused ``(B, 1, H, W)``.
+    """LRRNet image fusion: ``forward(rgb, ir)`` on ``(B, 1, H, W)`` in [0, 1] → raw fused ``(B, 1, H, W)``.
 
     Args:
         rank_channels: n, low-rank and sparse coefficient channels per branch (published: 128).
@@ -55,11 +55,12 @@ class LRRNet(ImageFusionNet):
         # every 3×3 conv widens the receptive field by one pixel: C_0, 2 per block, 2 in the decoder
         self.receptive_radius = 1 + 2 * num_blocks + 2
 
-    def forward(self, ir: torch.Tensor, vis: torch.Tensor) -> torch.Tensor:
-        return self.decoder(*self.get_ls1(ir), *self.get_ls2(vis))
+    def forward(self, rgb: torch.Tensor, ir: torch.Tensor) -> torch.Tensor:
+        # the published weights decompose the infrared image with get_ls1, the visible with get_ls2
+        return self.decoder(*self.get_ls1(ir), *self.get_ls2(rgb))
 
-    def fuse_tensors(self, ir: torch.Tensor, vis: torch.Tensor) -> torch.Tensor:
-        return tiled_forward(self, ir, vis, self.tile, self.receptive_radius)
+    def fuse_tensors(self, rgb: torch.Tensor, ir: torch.Tensor) -> torch.Tensor:
+        return tiled_forward(self, rgb, ir, self.tile, self.receptive_radius)
 
     def preprocess(self, img: np.ndarray) -> torch.Tensor:
         return minmax_normalize(torch.from_numpy(np.ascontiguousarray(img)).float()[None, None])

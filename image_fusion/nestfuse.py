@@ -2,7 +2,7 @@
 
 >>> from image_fusion import create_model
 >>> net = create_model("nestfuse", weights="models/nestfuse_1e2.model", strategy="attention_avg")
->>> fused = net.fuse_arrays(ir_uint8, vis_uint8)
+>>> fused = net.fuse_arrays(vis_uint8, ir_uint8)
 
 The fusion at each of the four scales is the registered ``rgbtfuse.fusion`` module named by
 ``strategy`` (NestFuse's ``attention_avg`` / ``attention_max`` / ``attention_nuclear``, or any
@@ -41,8 +41,8 @@ class NestFuse(NestAutoEncoderNet):
         if any(len(m.state_dict()) for m in self.fusion.scales):
             raise ConfigError(f"nestfuse: strategy {strategy!r} has parameters; NestFuse takes training-free fusions")
 
-    def fuse_features(self, ir: list[torch.Tensor], vis: list[torch.Tensor]) -> list[torch.Tensor]:
-        return self.fusion(vis, ir)
+    def fuse_features(self, rgb: list[torch.Tensor], ir: list[torch.Tensor]) -> list[torch.Tensor]:
+        return self.fusion(rgb, ir)
 
 
 @register_model("nestfuse")

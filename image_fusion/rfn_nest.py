@@ -43,8 +43,8 @@ class RFNNest(NestAutoEncoderNet):
         for i, c in enumerate(NEST_CHANNELS, 1):
             self.add_module(f"fusion_block{i}", build_fusion(fusion, c, **fusion_cfg))
 
-    def fuse_features(self, ir: list[torch.Tensor], vis: list[torch.Tensor]) -> list[torch.Tensor]:
-        return [getattr(self, f"fusion_block{i}")(v, r) for i, (r, v) in enumerate(zip(ir, vis), 1)]
+    def fuse_features(self, rgb: list[torch.Tensor], ir: list[torch.Tensor]) -> list[torch.Tensor]:
+        return [getattr(self, f"fusion_block{i}")(f_rgb, f_ir) for i, (f_rgb, f_ir) in enumerate(zip(rgb, ir), 1)]
 
     def load_weights(self, path: str | Path | Sequence[str | Path], strict: bool = True) -> None:
         """Load the auto-encoder and the RFN weights.
@@ -79,7 +79,7 @@ def _weight_files(path: str | Path | Sequence[str | Path]) -> list[Path]:
     return [Path(p) for p in path]
 
 
-@register_model("rfn_nest")
+@register_model("rfn_nest", rule_kwarg="fusion", weight_files=2)
 def rfn_nest(fusion: str = "rfn", deepsupervision: bool = False, authors_split: bool = False, **fusion_cfg: Any) -> RFNNest:
     """RFN-Nest; ``weights`` = folder with both published files, or a list ``[autoencoder, rfn]``."""
     return RFNNest(fusion, deepsupervision, authors_split, **fusion_cfg)

@@ -232,7 +232,7 @@ def test_track_sub_pixel_init_box(tmp_path, shared, capsys):
 
 
 def test_tracker_init_refuses_a_box_below_one_pixel():
-    from trackers.models.builder import build_tracker
+    from trackers.builder import build_tracker
 
     tracker = build_tracker(str(REPO / "rgbtfuse/demo/model.yaml"), None, None, mode="fused", device="cpu")
     frame = np.zeros((64, 64, 3), np.uint8)

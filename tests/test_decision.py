@@ -10,7 +10,7 @@ import torch
 
 from rgbtfuse.errors import ConfigError
 from tests.test_siamrpn_rgbt import INIT_BOX, frames, tiny_model
-from trackers.models.builder import build_tracker, load_experiment
+from trackers.builder import build_tracker, load_experiment
 from trackers.models.siamese import BRANCHES
 from trackers.tracker.base import TrackConfig
 from trackers.tracker.decision import DecisionConfig, DecisionTracker, apce

@@ -14,7 +14,7 @@ import torch
 from rgbtfuse.cli import main
 from rgbtfuse.demo import FUSION_WEIGHTS, MANIFEST, MODEL_CONFIG
 from rgbtfuse.fusion import build_fusion
-from trackers.models.builder import build_model, build_tracker
+from trackers.builder import build_model, build_tracker
 from trackers.models.filterbank import FilterBank, ncc_map
 
 REPO = Path(__file__).resolve().parents[1]
@@ -137,7 +137,7 @@ def test_demo_with_published_nanotrack_on_vtuav_bus1(tmp_path, shared):
 def test_demo_tracker_follows_a_clean_scene():
     """The embedded model tracks the generated target while no failure is scripted."""
     from rgbtfuse.data.synthetic import SceneConfig, SceneRenderer
-    from rgbtfuse.data.annotations import box_iou
+    from rgbtfuse.boxes import box_iou
 
     renderer = SceneRenderer(SceneConfig(seed=5, frames=25, width=192, height=144))
     tracker = build_tracker(MODEL_CONFIG, fusion_weights=FUSION_WEIGHTS, mode="fused", device="cpu")
@@ -153,11 +153,11 @@ def test_fused_beats_both_single_modalities_on_the_default_scene(tmp_path):
     from rgbtfuse.data import load_sequence
     from rgbtfuse.data.synthetic import write_vot_sequence
     from rgbtfuse.demo import demo_scene
-    from rgbtfuse.demo.pipeline import track_modes
+    from rgbtfuse.tracking.scoring import track_and_score
 
     seq = load_sequence(write_vot_sequence(demo_scene(), tmp_path / "scene"))
     trackers = {m: build_tracker(MODEL_CONFIG, fusion_weights=FUSION_WEIGHTS, mode=m, device="cpu") for m in ("rgb", "ir", "fused")}
-    runs, _ = track_modes(seq, trackers, progress=False)
+    runs, _ = track_and_score(seq, trackers, progress=False)
     iou = {m: float(np.nanmean(r.iou)) for m, r in runs.items()}
     assert iou["fused"] > max(iou["rgb"], iou["ir"]), iou
     # the shipped manifest reports what this run measures (same pixels and weights; torch threads may

@@ -20,7 +20,7 @@ from rgbtfuse.errors import ExportError, WeightsError  # noqa: E402
 from rgbtfuse.fusion import available_fusions, build_fusion  # noqa: E402
 from trackers.deploy.export import export_tracker, fusion_onnx  # noqa: E402
 from trackers.deploy.runtime import OnnxSiameseModel, build_onnx_tracker  # noqa: E402
-from trackers.models.builder import build_model, build_tracker  # noqa: E402
+from trackers.builder import build_model, build_tracker  # noqa: E402
 from trackers.tracker.crop import to_tensor  # noqa: E402
 
 # float32 kernels of onnxruntime and oneDNN sum in different orders: ~1e-6 relative measured,

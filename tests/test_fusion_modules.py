@@ -260,6 +260,7 @@ def test_nuclear_norm_fast_path_same_over_threads_and_groups(monkeypatch):
     x = torch.rand(1, 7, 45, 31, generator=torch.Generator().manual_seed(1))
     ref = torch.linalg.svdvals(x.double()[0] + 1e-5).sum(-1)
     monkeypatch.setattr(functional, "_CPU_GROUP_ELEMENTS", 2 * 45 * 31)
+    monkeypatch.setattr(functional, "threads_managed", lambda: True)  # as after rgbtfuse.runtime.set_threads
     threads = torch.get_num_threads()
     try:
         for n in (1, 2):
@@ -270,6 +271,32 @@ def test_nuclear_norm_fast_path_same_over_threads_and_groups(monkeypatch):
             assert torch.get_num_threads() == n  # restored after the single-threaded LAPACK calls
     finally:
         torch.set_num_threads(threads)
+
+
+
+def test_nuclear_pooling_leaves_the_callers_thread_count_alone(monkeypatch):
+    """A library call never switches torch's (process-wide) thread count unless the process
+    opted in with rgbtfuse.runtime.set_threads; the values are the same either way."""
+    from rgbtfuse import runtime
+    from rgbtfuse.fusion import functional
+
+    monkeypatch.setitem(runtime._MANAGED, "threads", False)
+    x = torch.rand(1, 5, 30, 40, generator=torch.Generator().manual_seed(2)).double()
+    ref = torch.linalg.svdvals(x[0] + 1e-5).sum(-1)
+    threads = torch.get_num_threads()
+    calls: list[int] = []
+    real = torch.set_num_threads
+    try:
+        real(2)
+        monkeypatch.setattr(torch, "set_num_threads", lambda n: calls.append(n))
+        for grad in (False, True):
+            with torch.set_grad_enabled(grad):
+                norms = functional.nuclear_norm_per_channel(x.clone().requires_grad_(grad), offset=1e-5)
+            torch.testing.assert_close(norms.detach().flatten(), ref, rtol=1e-12, atol=0)
+        assert calls == []
+    finally:
+        monkeypatch.undo()
+        real(threads)
 
 
 def test_nuclear_gradient_finite_on_zero_channel():

@@ -120,7 +120,7 @@ def test_bundled_weights_are_listed_small_and_documented():
 
 @pytest.mark.parametrize("module", ["rfn", "rfn_light", "llrr", "gate"])
 def test_bundled_weights_load_by_name(module):
-    from trackers.models.builder import build_model
+    from trackers.builder import build_model
 
     cfg = REPO / f"experiments/nanotrack_v2_{module}_track.yaml"
     model = build_model(cfg, fusion_weights=f"nanotrack_v2_{module}_track")
@@ -137,9 +137,9 @@ def test_trained_modules_beat_the_untrained_ones_on_generated_scenes(tmp_path, s
     import warnings
 
     from rgbtfuse.data import load_sequence
-    from rgbtfuse.demo.pipeline import track_modes
+    from rgbtfuse.tracking.scoring import track_and_score
     from rgbtfuse.training.validation import synthetic_scenes
-    from trackers.models.builder import build_tracker
+    from trackers.builder import build_tracker
 
     weights = shared("weights/nanotrack/pretrained/nanotrackv2.pth")
     seqs = [load_sequence(p) for p in synthetic_scenes({"seeds": [600, 602], "frames": 80}, tmp_path, "test")]
@@ -149,7 +149,7 @@ def test_trained_modules_beat_the_untrained_ones_on_generated_scenes(tmp_path, s
             warnings.simplefilter("ignore")
             cfg = REPO / f"experiments/nanotrack_v2_{module}_track.yaml"
             tracker = build_tracker(cfg, weights=weights, fusion_weights=fusion_weights, mode="fused", device="cpu")
-        return float(np.mean([np.nanmean(track_modes(s, {"fused": tracker}, progress=False)[0]["fused"].iou) for s in seqs]))
+        return float(np.mean([np.nanmean(track_and_score(s, {"fused": tracker}, progress=False)[0]["fused"].iou) for s in seqs]))
 
     # llrr is left out: its bundled module is below the untrained one here (0.872 vs 0.880, see
     # docs/train_fusion.md) — the recipe does not yet make it better
@@ -166,8 +166,7 @@ def test_siamrpn_mobilenetv2_recipe_with_seeded_weights(module):
     """The SiamRPN++ MobileNetV2 recipe yamls build, start as the l1 tracker (three 256-channel
     scales), and one recipe step (pysot anchor loss + l1 regulariser) reaches only fusion."""
     from rgbtfuse.training.fusion import FusionLoss
-    from trackers.models.builder import TRACK_DEFAULTS, build_model, load_experiment
-    from trackers.tracker.base import TrackConfig
+    from trackers.builder import build_model, load_experiment, track_config
 
     cfg = load_experiment(REPO / f"experiments/siamrpn_mobilev2_l234_{module}_track.yaml")
     torch.manual_seed(0)
@@ -180,7 +179,7 @@ def test_siamrpn_mobilenetv2_recipe_with_seeded_weights(module):
     l1 = [build_fusion("l1", f.shape[1])(r, i) for f, r, i in zip(f_rgb, f_rgb, f_ir)]
     for fused, ref in zip(model.fusion(f_rgb, f_ir), l1):
         torch.testing.assert_close(fused, ref, rtol=1e-5, atol=1e-5)
-    track = TrackConfig.from_dict({**TRACK_DEFAULTS.get("siamrpn", {}), **cfg["track"]})
+    track = track_config(cfg)
     loss_fn = FusionLoss(model, cfg["train"]["loss"], cfg["train"]["tracking_weight"], track, cfg["train"]["tracking"])
     batch = {"template_rgb": z, "template_ir": z.flip(-1), "search_rgb": x, "search_ir": x.flip(-1),
              "bbox": torch.tensor([[100.0, 100.0, 160.0, 150.0]] * 2), "neg": torch.zeros(2)}

@@ -135,7 +135,7 @@ def test_didfuse_fast_eval_path_equals_plain_layers(fusion, one_thread):
     x = dec.cov6.cov6(torch.cat([x, f2], 1))
     expected = dec.cov7.cov7(torch.cat([x, f1], 1))
     with torch.inference_mode():
-        torch.testing.assert_close(model(ir, vis), expected)
+        torch.testing.assert_close(model(vis, ir), expected)
 
 
 # --- tiling -------------------------------------------------------------------------------------
@@ -150,14 +150,14 @@ def test_tiled_inference_has_no_seams(name, cfg, one_thread):
     ir_t, vis_t = model.preprocess(ir), model.preprocess(vis)
     with torch.inference_mode():
         model.tile = None
-        whole = model.fuse_tensors(ir_t, vis_t)
+        whole = model.fuse_tensors(vis_t, ir_t)
         model.tile = 24
-        tiled = model.fuse_tensors(ir_t, vis_t)
+        tiled = model.fuse_tensors(vis_t, ir_t)
         torch.testing.assert_close(tiled, whole, rtol=0, atol=1e-5)
         # the halo is what makes it exact: without it, tile borders show
         halo_attr = "receptive_radius" if name == "lrrnet" else "halo"
         setattr(model, halo_attr, 1)
-        assert (model.fuse_tensors(ir_t, vis_t) - whole).abs().max() > 1e-3
+        assert (model.fuse_tensors(vis_t, ir_t) - whole).abs().max() > 1e-3
 
 
 # --- published outputs ---------------------------------------------------------------------------
@@ -166,11 +166,11 @@ def test_lrrnet_reproduces_published_output(shared):
     model = create_model("lrrnet", weights=shared(LRRNET_WEIGHTS))
     pair = shared("reference/lrrnet_pair1")
     ir, vis = read_image(pair / "ir.png", "gray"), read_image(pair / "vi.png", "gray")
-    out = model.fuse_arrays(ir, vis)
+    out = model.fuse_arrays(vis, ir)
     assert_reproduces(out, read_image(pair / "lrrnet_published.png", "gray"), "LRRNet pair 1")
     # the same through the tiled path
     model.tile = 128
-    assert_reproduces(model.fuse_arrays(ir, vis), out, "LRRNet pair 1 tiled vs whole")
+    assert_reproduces(model.fuse_arrays(vis, ir), out, "LRRNet pair 1 tiled vs whole")
 
 
 @pytest.mark.slow
@@ -180,5 +180,5 @@ def test_didfuse_reproduces_published_tno40(shared):
     identical = []
     for k in range(1, 41):  # the authors' IR{k}.bmp/VIS{k}.bmp → F{k}.png; here ir/{k}.png, vi/{k}.png → {k}.png
         ir, vis = read_image(data / "ir" / f"{k}.png", "gray"), read_image(data / "vi" / f"{k}.png", "gray")
-        identical.append(assert_reproduces(model.fuse_arrays(ir, vis), read_image(refs / f"{k}.png", "gray"), f"pair {k}"))
+        identical.append(assert_reproduces(model.fuse_arrays(vis, ir), read_image(refs / f"{k}.png", "gray"), f"pair {k}"))
     assert np.mean(identical) >= 0.9999

@@ -149,7 +149,7 @@ def test_nest_two_stage_training_exports_published_files(shared, tmp_path):
     assert len(losses1) == 3 and losses1[-1] < losses1[0]
     ae = tmp_path / "s1" / "export" / "final" / "nestfuse_autoencoder.model"
     ir, vis = _tno_pair(shared)
-    fused = create_model("nestfuse", weights=ae).fuse_arrays(ir, vis)
+    fused = create_model("nestfuse", weights=ae).fuse_arrays(vis, ir)
     assert fused.shape == ir.shape and fused.std() > 0
 
     cfg2 = _cfg("rfn_nest_stage2", root, tmp_path / "s2", model={"autoencoder": str(ae)})
@@ -164,7 +164,7 @@ def test_nest_two_stage_training_exports_published_files(shared, tmp_path):
     rfn = torch.load(final / "rfn.model")
     assert sorted({k.split(".")[0] for k in rfn}) == [f"fusion_block{i}" for i in range(1, 5)]
     net = create_model("rfn_nest", weights=[ae, final / "rfn.model"])
-    assert net.fuse_arrays(ir, vis).shape == ir.shape
+    assert net.fuse_arrays(vis, ir).shape == ir.shape
 
 
 @pytest.mark.slow
@@ -215,7 +215,7 @@ def test_lrrnet_recipe_lowers_the_loss_and_exports_a_loadable_state_dict(shared,
     assert losses[-1] < losses[0]
     ir, vis = _tno_pair(shared)
     net = create_model("lrrnet", weights=tmp_path / "export" / "final" / "lrr_net.model", num_blocks=2, rank_channels=16)
-    assert net.fuse_arrays(ir, vis).shape == ir.shape
+    assert net.fuse_arrays(vis, ir).shape == ir.shape
 
 
 @needs_did
@@ -231,4 +231,4 @@ def test_didfuse_recipe_lowers_the_loss_and_exports_the_pkl_pair(shared, tmp_pat
     assert set(enc) == {"weight", "epoch"} and enc["epoch"] == 8  # 4 steps × 2 pairs / 1 pair
     ir, vis = _tno_pair(shared)
     net = create_model("didfuse", weights=[final / "Encoder_weight.pkl", final / "Decoder_weight.pkl"])
-    assert net.fuse_arrays(ir, vis).shape == ir.shape
+    assert net.fuse_arrays(vis, ir).shape == ir.shape

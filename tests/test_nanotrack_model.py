@@ -9,7 +9,7 @@ import torch
 
 from rgbtfuse.checkpoint import extract_state_dict, read_checkpoint
 from rgbtfuse.errors import CheckpointError, ConfigError
-from trackers.models.builder import build_model, load_experiment
+from trackers.builder import build_model, load_experiment
 from trackers.models.nanotrack import NanoTrack
 
 REPO = Path(__file__).resolve().parents[1]

@@ -193,9 +193,9 @@ def _images(h, w, seed):
 def _run(model, ir, vi, autograd: bool) -> torch.Tensor:
     """Inference (buffered, phase-decomposed convs) or the literal autograd path of the same model."""
     if autograd:
-        return model(ir.clone().requires_grad_(), vi.clone().requires_grad_()).detach()
+        return model(vi.clone().requires_grad_(), ir.clone().requires_grad_()).detach()
     with torch.inference_mode():
-        return model(ir, vi)
+        return model(vi, ir)
 
 
 @pytest.mark.parametrize("autograd", [False, True], ids=["inference", "autograd"])
@@ -235,9 +235,9 @@ def test_deepsupervision_returns_last_output():
     model.load_state_dict(sd)
     ir, vi = _images(24, 20, seed=9)
     with torch.inference_mode():
-        outputs = model.decode(model.fuse_features(model.encode(ir), model.encode(vi)))
+        outputs = model.decode(model.fuse_features(model.encode(vi), model.encode(ir)))
         assert len(outputs) == 3
-        torch.testing.assert_close(model(ir, vi), outputs[2])
+        torch.testing.assert_close(model(vi, ir), outputs[2])
 
 
 # --------------------------------------------------------------------------- pre/post-processing
@@ -265,10 +265,10 @@ def test_fuse_arrays_odd_size_and_too_small():
     model.load_state_dict(_random_state(KEYS["nestfuse_1e2"], 10))
     g = np.random.default_rng(0)
     ir, vi = g.integers(0, 256, (27, 41), dtype=np.uint8), g.integers(0, 256, (27, 41), dtype=np.uint8)
-    fused = model.fuse_arrays(ir, vi)
+    fused = model.fuse_arrays(vi, ir)
     assert fused.shape == (27, 41) and fused.dtype == np.uint8 and fused.min() == 0 and fused.max() == 255
     with pytest.raises(ImageSizeError, match="16"):
-        model.fuse_arrays(ir[:15], vi[:15])
+        model.fuse_arrays(vi[:15], ir[:15])
 
 
 def test_published_reference_output_is_not_reproducible_here(shared):
@@ -298,15 +298,15 @@ def test_authors_split_of_large_images():
     with torch.inference_mode():
         for r0, r1 in ((0, 23), (18, 40)):
             for c0, c1 in ((0, 268), (263, 530)):
-                part = model(model.preprocess(ir[r0:r1, c0:c1]), model.preprocess(vi[r0:r1, c0:c1]))
+                part = model(model.preprocess(vi[r0:r1, c0:c1]), model.preprocess(ir[r0:r1, c0:c1]))
                 acc[r0:r1, c0:c1] += part[0, 0].numpy()
                 count[r0:r1, c0:c1] += 1
-        whole = model.postprocess(model(model.preprocess(ir), model.preprocess(vi)))
+        whole = model.postprocess(model(model.preprocess(vi), model.preprocess(ir)))
     assert set(np.unique(count)) == {1, 2, 4}
     expected = model.postprocess(torch.from_numpy(acc / count)[None, None])
-    np.testing.assert_array_equal(model.fuse_arrays(ir, vi), expected)
+    np.testing.assert_array_equal(model.fuse_arrays(vi, ir), expected)
     model.authors_split = False
-    np.testing.assert_array_equal(model.fuse_arrays(ir, vi), whole)
+    np.testing.assert_array_equal(model.fuse_arrays(vi, ir), whole)
     assert not np.array_equal(whole, expected)
 
 
@@ -321,9 +321,9 @@ def test_decoder_row_bands_change_nothing(monkeypatch, name):
     model.load_state_dict(averaging_weights(_random_state(keys, 13)))
     ir, vi = _images(45, 38, seed=14)
     with torch.inference_mode():
-        whole = model(ir, vi)
+        whole = model(vi, ir)
         monkeypatch.setattr(nest, "BAND_ELEMENTS", 3000)  # bands of 2–4 rows
-        banded = model(ir, vi)
+        banded = model(vi, ir)
     assert whole.std() > 0.01 * whole.abs().mean()  # not a constant map
     assert _rel_err(banded, whole.double()) <= 1e-6
     assert _rel_err(banded, _run(model, ir, vi, autograd=True).double()) <= 1e-5

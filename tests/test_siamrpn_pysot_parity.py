@@ -21,7 +21,7 @@ from rgbtfuse.checkpoint import load_checkpoint
 from rgbtfuse.errors import CheckpointError
 from rgbtfuse.fusion import available_fusions
 from trackers.models.siamrpn import build_siamrpn
-from trackers.tracker.anchors import anchor_grid
+from trackers.grids import anchor_grid
 from trackers.tracker.base import TrackConfig
 from trackers.tracker.crop import get_subwindow, to_tensor
 from trackers.tracker.siamrpn_tracker import SiamRPNTracker

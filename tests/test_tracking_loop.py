@@ -16,7 +16,7 @@ from rgbtfuse.cli import main
 from rgbtfuse.data import load_sequence
 from rgbtfuse.tracking import track_modes, track_sequence
 from test_track_cli import V2_L1, make_vtuav
-from trackers.models.builder import build_tracker
+from trackers.builder import build_tracker
 
 
 def _track(tmp_path: Path, weights: str, seq: Path, *extra: str) -> int:

@@ -128,7 +128,9 @@ def _ddp_worker(rank, world, port, out_dir, queue, kind="channel"):
     fusion = _make(kind)
     t = _trainer(out_dir, steps=6, fusion=fusion) if kind == "channel" else _recipe_trainer(out_dir, fusion)
     hist = t.run()
-    queue.put((rank, [h["loss"] for h in hist], {k: v.detach().clone() for k, v in fusion.state_dict().items()}))
+    # numpy arrays travel by value: a tensor would be shared through a file descriptor that the
+    # parent fetches from this process, which may have exited by then
+    queue.put((rank, [h["loss"] for h in hist], {k: v.detach().numpy().copy() for k, v in fusion.state_dict().items()}))
     torch.distributed.destroy_process_group()
 
 
@@ -157,4 +159,4 @@ def test_two_process_gloo_matches_one_process(tmp_path, kind):
     for rank, losses, state in results:
         assert losses == pytest.approx(single, rel=1e-5)
         for key, value in fusion.state_dict().items():
-            torch.testing.assert_close(state[key], value.detach(), rtol=1e-5, atol=atol)
+            torch.testing.assert_close(torch.from_numpy(state[key]), value.detach(), rtol=1e-5, atol=atol)

@@ -137,8 +137,8 @@ NANO_YAML = REPO_ROOT / "experiments" / "nanotrack_v2_add.yaml"
 
 
 def test_nanotrack_v2_fused_through_trax(evaluated, shared):
-    if importlib.util.find_spec("trackers.models.builder") is None:
-        pytest.skip("trackers.models.builder (build_tracker) has not landed yet (nano branch)")
+    if importlib.util.find_spec("trackers.builder") is None:
+        pytest.skip("trackers.builder (build_tracker) has not landed yet (nano branch)")
     if not NANO_YAML.is_file():
         pytest.skip(f"{NANO_YAML.relative_to(REPO_ROOT)} has not landed yet (nano branch)")
     weights = shared("weights/nanotrack/pretrained/nanotrackv2.pth")

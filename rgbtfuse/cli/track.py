@@ -18,7 +18,7 @@ from rgbtfuse.errors import ConfigError
 from rgbtfuse.tracking import run_sequence
 from rgbtfuse.tracking.loop import BAD_FRAME, INTERRUPTED
 from trackers.deploy.runtime import build_onnx_tracker
-from trackers.models.builder import build_tracker
+from trackers.builder import build_tracker
 from trackers.models.siamese import MODES
 
 BACKENDS = ("pytorch", "onnxruntime")

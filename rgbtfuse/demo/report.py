@@ -7,7 +7,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from rgbtfuse.demo.pipeline import ModeRun
+from rgbtfuse.tracking.scoring import ModeRun
 from rgbtfuse.tracking.video import COLOURS, OTHER
 
 FAILURE_COLOURS = {

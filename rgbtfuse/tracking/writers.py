@@ -17,7 +17,7 @@ import numpy as np
 
 from rgbtfuse.atomic import atomic_write
 from rgbtfuse.data import Sequence
-from rgbtfuse.data.annotations import box_iou
+from rgbtfuse.boxes import box_iou
 from rgbtfuse.tracking.frames import FrameReader
 from rgbtfuse.tracking.loop import Tracker, TrackResult, annotated, track_sequence
 from rgbtfuse.tracking.video import draw_frame, open_video

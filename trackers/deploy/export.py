@@ -33,7 +33,7 @@ from rgbtfuse.atomic import atomic_path
 from rgbtfuse.errors import ConfigError, ExportError
 from trackers.deploy.branches import SearchBranch, TemplateBranch, mode_inputs, template_state
 from trackers.deploy.manifest import FORMAT, MANIFEST, VERSION, file_entry, write_manifest
-from trackers.models.builder import TRACK_DEFAULTS, build_model, load_experiment
+from trackers.builder import build_model, load_experiment, track_config
 from trackers.models.siamese import SiameseRGBT
 from trackers.tracker.base import TrackConfig
 
@@ -188,7 +188,7 @@ def export_tracker(
     modalities = mode_inputs(model.mode)
     for p in model.parameters():
         p.requires_grad_(True)
-    track = TrackConfig.from_dict({**TRACK_DEFAULTS.get(kind, {}), **(cfg.get("track") or {})})
+    track = track_config(cfg)
     gen = torch.Generator().manual_seed(seed)
     template, search = TemplateBranch(model), SearchBranch(model)
     # two sets of random crops: one traced, one to check the files on

@@ -117,7 +117,7 @@ def build_onnx_tracker(folder: str | Path, mode: str | None = None, device: str 
 
         return NanoTracker(model, cfg, "cpu", optimize=False)  # type: ignore[arg-type]  (duck-typed model)
     if kind == "siamrpn":
-        from trackers.tracker.anchors import AnchorConfig
+        from trackers.grids import AnchorConfig
         from trackers.tracker.siamrpn_tracker import SiamRPNTracker
 
         anchor = AnchorConfig.from_dict(model.manifest.get("anchor") or {})

@@ -19,13 +19,14 @@ Rules (``decision.rule`` in the experiment yaml, formulas and sources in docs/fa
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
 
-from rgbtfuse.data.annotations import box_iou
+from rgbtfuse.boxes import box_iou
+from rgbtfuse.config import from_dict
 from rgbtfuse.errors import ConfigError
 from trackers.models.siamese import BRANCHES
 from trackers.tracker.base import Proposal, SiameseTracker
@@ -49,14 +50,7 @@ class DecisionConfig:
 
     @classmethod
     def from_dict(cls, cfg: dict[str, Any] | None) -> "DecisionConfig":
-        cfg = cfg or {}
-        if not isinstance(cfg, dict):
-            raise ConfigError(f"decision: expected a mapping, got {cfg!r}")
-        names = {f.name for f in fields(cls)}
-        unknown = sorted(set(cfg) - names)
-        if unknown:
-            raise ConfigError(f"decision: unknown keys {unknown}; known: {sorted(names)}")
-        out = cls(**cfg)
+        out = from_dict(cls, cfg, "decision")
         if out.rule not in RULES:
             raise ConfigError(f"decision.rule {out.rule!r}: expected one of {RULES}")
         if out.quality not in QUALITIES:

@@ -11,19 +11,27 @@ import numpy as np
 import torch
 
 from rgbtfuse.errors import ConfigError
+from trackers.grids import make_points
 from trackers.models.inference import inference_copy
+from trackers.models.nanotrack import build_nanotrack
 from trackers.models.siamese import SiameseRGBT
+from trackers.registry import register_tracker
 from trackers.tracker.base import SiameseTracker, TrackConfig
 
+#: NanoTrack's tracking constants (its configv2.yaml); the experiment's ``track:`` section overrides them
+NANOTRACK_TRACK_DEFAULTS = {
+    "exemplar_size": 127,
+    "instance_size": 255,
+    "base_size": 7,
+    "context_amount": 0.5,
+    "stride": 16,
+    "penalty_k": 0.150,
+    "window_influence": 0.490,
+    "lr": 0.385,
+}
 
-def make_points(stride: int, size: int) -> np.ndarray:
-    """``(2, size·size)`` float32 x/y offsets of the score-map points from the crop centre,
-    row-major; the centre point (index ``size // 2``) is at 0."""
-    coords = (np.arange(size) - size // 2) * stride
-    xs, ys = np.meshgrid(coords, coords)
-    return np.stack([xs.ravel(), ys.ravel()]).astype(np.float32)
 
-
+@register_tracker("nanotrack", build_model=build_nanotrack, track_defaults=NANOTRACK_TRACK_DEFAULTS)
 class NanoTracker(SiameseTracker):
     """Tracks with a NanoTrack model (RGB, IR or fused).
 

@@ -8,10 +8,14 @@ import torch.nn.functional as F
 
 from rgbtfuse.errors import ConfigError
 from trackers.models.siamese import SiameseRGBT
-from trackers.tracker.anchors import AnchorConfig, anchor_grid
+from trackers.models.siamrpn import build_siamrpn
+from trackers.registry import register_tracker
+from trackers.grids import AnchorConfig, anchor_grid
 from trackers.tracker.base import SiameseTracker, TrackConfig
 
 
+# pysot's TRACK defaults are TrackConfig's own
+@register_tracker("siamrpn", build_model=build_siamrpn)
 class SiamRPNTracker(SiameseTracker):
     """Anchor-based decoding: foreground softmax per anchor, deltas → boxes with pysot's anchors."""
 

@@ -1,7 +1,7 @@
 """Trackers the TraX server can run, all on image *paths* per channel.
 
 * :class:`SiameseFrameTracker` wraps a tracker built from an experiment yaml
-  (``trackers.models.builder.build_tracker``);
+  (``trackers.builder.build_tracker``);
 * :class:`OracleTracker` answers with the sequence's own ground truth and
   :class:`StaticTracker` never moves: reference points that validate the evaluation pipeline
   (an oracle must score A = 1, EAO = 1; a static tracker must score lower).
@@ -133,7 +133,7 @@ def load_experiment_tracker(config: str | Path, weights: str | None = None, fusi
     path = Path(config)
     if not path.is_file():
         raise ConfigError(f"{path}: experiment yaml not found")
-    from trackers.models.builder import build_tracker  # torch and the model zoo only when needed
+    from trackers.builder import build_tracker  # torch and the model zoo only when needed
 
     tracker = build_tracker(path, weights=weights, fusion_weights=fusion_weights, mode=mode, device=device)
     return SiameseFrameTracker(tracker, name=path.stem)

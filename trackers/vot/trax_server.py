@@ -91,7 +91,7 @@ def serve(tracker: FrameTracker) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m trackers.vot.trax_server", description=__doc__.split("\n\n")[0])
     which = parser.add_mutually_exclusive_group(required=True)
-    which.add_argument("--config", type=Path, help="experiment yaml (built with trackers.models.builder.build_tracker)")
+    which.add_argument("--config", type=Path, help="experiment yaml (built with trackers.builder.build_tracker)")
     which.add_argument("--model", type=Path, help="exported model folder (rgbtfuse export), run by onnxruntime")
     which.add_argument("--builtin", choices=sorted(BUILTIN), help="a test tracker: ground-truth oracle or static box")
     parser.add_argument("--weights", help="tracker checkpoint (overrides the yaml)")

@@ -42,7 +42,7 @@ def lrrnet(data: DataConfig, model: dict[str, Any], loss: dict[str, Any], device
 
     def loss_fn(batch: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
         ir, vis = batch
-        fused = minmax_normalize(net(minmax_normalize(ir), minmax_normalize(vis))) * 255
+        fused = minmax_normalize(net(minmax_normalize(vis), minmax_normalize(ir))) * 255
         with torch.no_grad():
             ir_feats, vis_feats = vgg(ir), vgg(vis)
         return lrrnet_fusion_loss(fused, ir, vis, vgg(fused), ir_feats, vis_feats, **opts)

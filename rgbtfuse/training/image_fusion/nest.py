@@ -77,7 +77,7 @@ def rfn_nest_stage2(data: DataConfig, model: dict[str, Any], loss: dict[str, Any
         ir, vis = batch
         with torch.no_grad():  # frozen encoder
             ir_feats, vis_feats = net.encode(ir), net.encode(vis)
-        fused = net.fuse_features(ir_feats, vis_feats)
+        fused = net.fuse_features(vis_feats, ir_feats)
         output = net.decode(fused)[-1]
         return rfn_nest_fusion_loss(output, vis, fused, ir_feats, vis_feats, **opts)
 

@@ -2,8 +2,8 @@
 
 .. code-block:: yaml
 
-    model:                  # network; type selects the builder
-      type: nanotrack       # nanotrack | siamrpn | filterbank
+    model:                  # network; type selects the registered tracker type (trackers.registry)
+      type: nanotrack       # nanotrack | siamrpn | filterbank, or a type registered by the user
       ...                   # type-specific keys (see trackers/models/nanotrack.py, siamrpn.py)
     fusion:                 # optional; without it only modes rgb and ir exist
       name: l1
@@ -20,6 +20,9 @@ Top-level sections ``train``, ``data``, ``name`` and ``description`` are left to
 
 from __future__ import annotations
 
+import functools
+import importlib
+import pkgutil
 import warnings
 from pathlib import Path
 from typing import Any
@@ -32,36 +35,34 @@ from rgbtfuse.errors import ConfigError
 from trackers.models.fusion_config import FusionConfig
 from trackers.models.siamese import SiameseRGBT
 from trackers.models.weights import load_tracker_weights
+from trackers.registry import TrackerType, registered_names, registered_tracker
 from trackers.tracker.base import SiameseTracker, TrackConfig
 from trackers.tracker.decision import DecisionConfig, DecisionTracker
 
 _SECTIONS = {"model", "fusion", "track", "decision", "train", "data", "val", "name", "description"}
+#: the package whose modules define the built-in tracker types (each registers itself)
+_BUILTIN_TYPES = "trackers.tracker"
 
-# NanoTrack's tracking constants (its configv2.yaml); the experiment's track: section overrides them
-NANOTRACK_TRACK_DEFAULTS: dict[str, Any] = {
-    "exemplar_size": 127,
-    "instance_size": 255,
-    "base_size": 7,
-    "context_amount": 0.5,
-    "stride": 16,
-    "penalty_k": 0.150,
-    "window_influence": 0.490,
-    "lr": 0.385,
-}
 
-# the filter-bank demo tracker: stride-8 maps, 17×17 score map, box size kept (no regression)
-FILTERBANK_TRACK_DEFAULTS: dict[str, Any] = {
-    "exemplar_size": 127,
-    "instance_size": 255,
-    "base_size": 0,
-    "context_amount": 0.5,
-    "stride": 8,
-    "penalty_k": 0.0,
-    "window_influence": 0.3,
-    "lr": 0.0,
-}
+def tracker_type(name: str) -> TrackerType:
+    """The tracker type registered as ``model.type: name`` (built-in types are found on first use)."""
+    _load_builtin_types()
+    return registered_tracker(name)
 
-TRACK_DEFAULTS: dict[str, dict[str, Any]] = {"nanotrack": NANOTRACK_TRACK_DEFAULTS, "filterbank": FILTERBANK_TRACK_DEFAULTS}
+
+@functools.cache
+def _load_builtin_types() -> None:
+    package = importlib.import_module(_BUILTIN_TYPES)
+    for module in pkgutil.iter_modules(package.__path__):
+        importlib.import_module(f"{_BUILTIN_TYPES}.{module.name}")
+
+
+def track_config(cfg: dict[str, Any]) -> TrackConfig:
+    """The experiment's ``track:`` section over its tracker type's defaults."""
+    track = cfg.get("track") or {}
+    if not isinstance(track, dict):
+        raise ConfigError(f"track: expected a mapping, got {track!r}")
+    return TrackConfig.from_dict({**tracker_type(cfg["model"]["type"]).track_defaults, **track})
 
 
 def load_experiment(cfg: dict[str, Any] | str | Path) -> dict[str, Any]:
@@ -82,7 +83,8 @@ def load_experiment(cfg: dict[str, Any] | str | Path) -> dict[str, Any]:
     if unknown:
         raise ConfigError(f"{source}: unknown top-level keys {unknown}; known: {sorted(_SECTIONS)}")
     if "type" not in cfg["model"]:
-        raise ConfigError(f"{source}: model.type is missing (nanotrack | siamrpn | filterbank)")
+        _load_builtin_types()
+        raise ConfigError(f"{source}: model.type is missing ({' | '.join(registered_names())})")
     return cfg
 
 
@@ -110,23 +112,7 @@ def _build_model(
     fusion = FusionConfig.from_dict(cfg.get("fusion"))
     model_cfg = {k: v for k, v in cfg["model"].items() if k != "type"}
     mode = _default_mode(fusion, mode, "decision" in cfg)
-    kind = cfg["model"]["type"]
-    if kind == "nanotrack":
-        from trackers.models.nanotrack import build_nanotrack
-
-        model = build_nanotrack(model_cfg, fusion=fusion, mode=mode)
-    elif kind == "filterbank":
-        from trackers.models.filterbank import build_filterbank
-
-        model = build_filterbank(model_cfg, fusion=fusion, mode=mode)
-    elif kind == "siamrpn":
-        try:
-            from trackers.models.siamrpn import build_siamrpn
-        except ImportError as exc:
-            raise ConfigError(f"model.type siamrpn is not available in this installation ({exc})") from exc
-        model = build_siamrpn(model_cfg, fusion=fusion, mode=mode)
-    else:
-        raise ConfigError(f"unknown model.type {kind!r}; available: nanotrack, siamrpn, filterbank")
+    model = tracker_type(cfg["model"]["type"]).build_model(model_cfg, fusion=fusion, mode=mode)
     fusion_loaded = load_tracker_weights(model, weights, fusion_weights)
     return model.eval(), fusion_loaded
 
@@ -149,25 +135,6 @@ def build_tracker(
             stacklevel=2,
         )
     dev = resolve_device(device)
-    track_cfg = cfg.get("track") or {}
-    if not isinstance(track_cfg, dict):
-        raise ConfigError(f"track: expected a mapping, got {track_cfg!r}")
     decision = DecisionConfig.from_dict(cfg.get("decision"))
-    base = _base_tracker(cfg["model"]["type"], model.to(dev), track_cfg, dev)
+    base = tracker_type(cfg["model"]["type"]).tracker(model.to(dev), track_config(cfg), dev)
     return DecisionTracker(base, decision) if model.mode == "decision" else base
-
-
-def _base_tracker(kind: str, model: SiameseRGBT, track_cfg: dict[str, Any], dev: torch.device) -> SiameseTracker:
-    if kind == "nanotrack":
-        from trackers.tracker.nanotrack_tracker import NanoTracker
-
-        return NanoTracker(model, TrackConfig.from_dict({**NANOTRACK_TRACK_DEFAULTS, **track_cfg}), dev)
-    if kind == "filterbank":
-        from trackers.tracker.siamfc_tracker import SiamFCTracker
-
-        return SiamFCTracker(model, TrackConfig.from_dict({**FILTERBANK_TRACK_DEFAULTS, **track_cfg}), dev)
-    try:
-        from trackers.tracker.siamrpn_tracker import SiamRPNTracker
-    except ImportError as exc:
-        raise ConfigError(f"model.type siamrpn is not available in this installation ({exc})") from exc
-    return SiamRPNTracker(model, TrackConfig.from_dict(track_cfg), dev)

@@ -1,8 +1,8 @@
-"""Track one sequence in the ``rgb``, ``ir`` and ``fused`` modes side by side and score them.
+"""Track one sequence in several modes side by side and score each on the ground truth.
 
-Every frame is read once and handed to the three trackers (the library's tracking loop); the
-annotated video is written on the fly. Scores use the annotated frames after the
-initialisation frame only.
+Every frame is read once and handed to every tracker (:func:`rgbtfuse.tracking.track_modes`).
+Scores use the annotated frames after the initialisation frame only, so sparse ground truth
+(VTUAV's box every 10th frame) is handled.
 """
 
 from __future__ import annotations
@@ -13,11 +13,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from rgbtfuse.data import Sequence
-from rgbtfuse.data.annotations import box_iou
+from rgbtfuse.boxes import box_iou
 from rgbtfuse.errors import RgbtfuseError
-from rgbtfuse.tracking import FrameReader, TrackResult, annotated
-from rgbtfuse.tracking import track_modes as track_all
-from rgbtfuse.tracking.loop import Tracker
+from rgbtfuse.tracking.frames import FrameReader
+from rgbtfuse.tracking.loop import Tracker, TrackResult, annotated, track_modes
 
 
 @dataclass
@@ -44,7 +43,7 @@ class ModeRun:
         return self.result.seconds
 
 
-def track_modes(
+def track_and_score(
     seq: Sequence,
     trackers: dict[str, Tracker],
     on_frame: Callable[[int, np.ndarray | None, np.ndarray | None, dict[str, np.ndarray]], None] | None = None,
@@ -53,7 +52,7 @@ def track_modes(
     """Run every tracker of ``{mode: tracker}`` over ``seq`` from its first annotated frame
     (:func:`rgbtfuse.tracking.track_modes`) and score every mode on the RGB ground truth of
     the annotated frames after it (sparse ground truth such as VTUAV's is handled)."""
-    results = track_all(trackers, seq, reader=FrameReader(seq), on_frame=on_frame, progress=progress)
+    results = track_modes(trackers, seq, reader=FrameReader(seq), on_frame=on_frame, progress=progress)
     first = next(iter(results.values()))
     if first.error is not None:
         raise RgbtfuseError(f"{seq.root}: tracking stopped at frame {first.start + first.frames_done}: {first.error}")
@@ -64,18 +63,3 @@ def track_modes(
         iou[scored] = box_iou(res.boxes[scored], seq.boxes[scored])
         runs[mode] = ModeRun(res, iou)
     return runs, first.start
-
-
-def failure_intervals(seq: Sequence) -> dict[str, list[tuple[int, int]]]:
-    """``{tag: [(start, end), ...]}`` (end exclusive) from the sequence's per-frame tags of the
-    synthetic failure kinds (generated scenes; real VOT sequences may carry other tags)."""
-    from rgbtfuse.data.synthetic import FAILURES
-
-    out: dict[str, list[tuple[int, int]]] = {}
-    for name, values in seq.attributes.items():
-        if name not in FAILURES:
-            continue
-        flags = np.asarray(values).astype(bool)
-        edges = np.diff(np.concatenate([[0], flags.astype(int), [0]]))
-        out[name] = list(zip(np.flatnonzero(edges == 1).tolist(), np.flatnonzero(edges == -1).tolist()))
-    return out

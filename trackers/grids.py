@@ -1,13 +1,18 @@
-"""pysot's anchors for SiamRPN: one set of ``len(ratios)·len(scales)`` boxes per score-map cell."""
+"""Score-map grids shared by the models, their losses and the trackers.
+
+pysot's anchors for SiamRPN (one set of ``len(ratios)·len(scales)`` boxes per score-map cell)
+and NanoTrack's points (one per cell).
+"""
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from rgbtfuse.config import from_dict
 from rgbtfuse.errors import ConfigError
 
 
@@ -28,12 +33,8 @@ class AnchorConfig:
         self.anchor_num = len(self.ratios) * len(self.scales)
 
     @classmethod
-    def from_dict(cls, cfg: dict[str, Any]) -> AnchorConfig:
-        names = {f.name for f in fields(cls)}
-        unknown = sorted(set(cfg) - names)
-        if unknown:
-            raise ConfigError(f"unknown anchor options {unknown}; known: {sorted(names)}")
-        return cls(**cfg)
+    def from_dict(cls, cfg: dict[str, Any] | None) -> AnchorConfig:
+        return from_dict(cls, cfg, "model.anchor")
 
 
 def base_anchors(stride: int, ratios: tuple[float, ...], scales: tuple[float, ...]) -> np.ndarray:
@@ -68,3 +69,11 @@ def anchor_grid(cfg: AnchorConfig, score_size: int) -> np.ndarray:
     grid[:, :, 1] = yy.reshape(-1)
     grid[:, :, 2:] = wh[:, None, :]
     return grid.reshape(-1, 4)
+
+
+def make_points(stride: int, size: int) -> np.ndarray:
+    """``(2, size·size)`` float32 x/y offsets of the score-map points from the crop centre,
+    row-major; the centre point (index ``size // 2``) is at 0."""
+    coords = (np.arange(size) - size // 2) * stride
+    xs, ys = np.meshgrid(coords, coords)
+    return np.stack([xs.ravel(), ys.ravel()]).astype(np.float32)
