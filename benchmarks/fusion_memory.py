@@ -22,7 +22,7 @@ UNTILED = ("nestfuse", "rfn_nest")
 _CHILD = """
 import resource, sys, time, numpy as np, torch
 sys.path.insert(0, {root!r})
-from image_fusion import create_model
+from rgbtfuse.image_fusion import create_model
 from rgbtfuse.runtime import retain_freed_memory
 retain_freed_memory()  # as the rgbtfuse command runs
 m = create_model({model!r}{tile_arg})

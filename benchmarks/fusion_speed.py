@@ -60,7 +60,7 @@ import torch.nn.functional as F
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from image_fusion import create_model
+from rgbtfuse.image_fusion import create_model
 from rgbtfuse.checkpoint import extract_state_dict, read_checkpoint
 from rgbtfuse.imageio import pair_folders, read_image
 from rgbtfuse.runtime import retain_freed_memory

@@ -11,7 +11,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from image_fusion.base import ImageFusionNet
+from rgbtfuse.image_fusion.base import ImageFusionNet
 from rgbtfuse.modality import visible_alias
 
 

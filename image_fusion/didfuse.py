@@ -24,9 +24,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from image_fusion.base import ImageFusionNet
-from image_fusion.registry import register_model
-from image_fusion.tiling import tiled_forward
+from rgbtfuse.image_fusion.base import ImageFusionNet
+from rgbtfuse.image_fusion.registry import register_model
+from rgbtfuse.image_fusion.tiling import tiled_forward
 from rgbtfuse.checkpoint import load_checkpoint
 from rgbtfuse.errors import CheckpointError
 from rgbtfuse.fewconv import conv_from_few, conv_to_few
@@ -141,7 +141,7 @@ class DIDFuse(ImageFusionNet):
     Args:
         fusion: fusion rule for the four feature pairs (``add`` = the authors' 'Sum').
         tile: side of the tiles :meth:`fuse_tensors` cuts large images into (exact, see
-            :mod:`image_fusion.tiling`). ``None``: whole image at once.
+            :mod:`rgbtfuse.image_fusion.tiling`). ``None``: whole image at once.
         halo: context around each tile; covers the network's 6-pixel receptive radius plus the
             fusion rule's own (``l1``: 1; ``llrr`` with 4 blocks: 11).
         **fusion_cfg: options of the fusion rule (e.g. ``window`` for ``l1``).

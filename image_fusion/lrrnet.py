@@ -17,9 +17,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from image_fusion.base import ImageFusionNet
-from image_fusion.registry import register_model
-from image_fusion.tiling import tiled_forward
+from rgbtfuse.image_fusion.base import ImageFusionNet
+from rgbtfuse.image_fusion.registry import register_model
+from rgbtfuse.image_fusion.tiling import tiled_forward
 from rgbtfuse.checkpoint import load_checkpoint
 from rgbtfuse.fusion.llrr import LLRRDecomposition, LowRankSparseDecoder
 
@@ -43,7 +43,7 @@ class LRRNet(ImageFusionNet):
         rank_channels: n, low-rank and sparse coefficient channels per branch (published: 128).
         num_blocks: LLRR blocks per branch (published: 4).
         tile: side of the tiles :meth:`fuse_tensors` cuts large images into (exact, see
-            :mod:`image_fusion.tiling`); bounds memory. ``None``: whole image at once.
+            :mod:`rgbtfuse.image_fusion.tiling`); bounds memory. ``None``: whole image at once.
     """
 
     def __init__(self, rank_channels: int = 128, num_blocks: int = 4, tile: int | None = 512):

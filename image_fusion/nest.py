@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from image_fusion.base import ImageFusionNet
+from rgbtfuse.image_fusion.base import ImageFusionNet
 from rgbtfuse.checkpoint import extract_state_dict, load_state_dict, read_checkpoint
 from rgbtfuse.errors import ImageSizeError
 from rgbtfuse.fusion.layers import ConvLayer

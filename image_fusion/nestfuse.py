@@ -16,8 +16,8 @@ from typing import Any
 
 import torch
 
-from image_fusion.nest import NEST_CHANNELS, NestAutoEncoderNet
-from image_fusion.registry import register_model
+from rgbtfuse.image_fusion.nest import NEST_CHANNELS, NestAutoEncoderNet
+from rgbtfuse.image_fusion.registry import register_model
 from rgbtfuse.errors import ConfigError
 from rgbtfuse.fusion import MultiScaleFusion
 

@@ -17,8 +17,8 @@ from typing import Any
 
 import torch
 
-from image_fusion.nest import NEST_CHANNELS, NestAutoEncoderNet
-from image_fusion.registry import register_model
+from rgbtfuse.image_fusion.nest import NEST_CHANNELS, NestAutoEncoderNet
+from rgbtfuse.image_fusion.registry import register_model
 from rgbtfuse.checkpoint import load_state_dict
 from rgbtfuse.errors import CheckpointError
 from rgbtfuse.fusion import build_fusion

@@ -58,10 +58,10 @@ def fuse_folders(
     """Fuse ``rgb``/``ir`` (two image files, or two folders paired by name) into ``out/<rgb name>.png``.
 
     ``model`` is an :mod:`image_fusion` name, ``weights`` its published file(s), ``rule`` the
-    per-scale fusion rule of networks that have one (:func:`image_fusion.create_model`).
+    per-scale fusion rule of networks that have one (:func:`rgbtfuse.image_fusion.create_model`).
     """
-    from image_fusion import create_model
-    from image_fusion.color import fuse_images
+    from rgbtfuse.image_fusion import create_model
+    from rgbtfuse.image_fusion.color import fuse_images
 
     rgb, ir, out = Path(rgb), Path(ir), Path(out)
     pairs = _pairs(rgb, ir)
@@ -105,7 +105,7 @@ def _pairs(rgb: Path, ir: Path) -> list[tuple[Path, Path]]:
 
 def _check_pair(rgb_path: Path, ir_path: Path, resize: bool) -> str:
     """Read both images (errors name the file); returns the output kind ``colour``/``gray`` (``+resized``)."""
-    from image_fusion.color import is_gray
+    from rgbtfuse.image_fusion.color import is_gray
 
     rgb, ir = read_image(rgb_path), read_image(ir_path)
     for path, img in ((rgb_path, rgb), (ir_path, ir)):

@@ -10,7 +10,7 @@ import torch
 
 from pysot_seeded import seeded_state_dict
 from rgbtfuse.imageio import read_image
-from trackers.builder import build_model
+from rgbtfuse.trackers.builder import build_model
 
 REPO = Path(__file__).resolve().parents[1]
 NANO_V2 = "weights/nanotrack/pretrained/nanotrackv2.pth"

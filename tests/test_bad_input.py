@@ -232,7 +232,7 @@ def test_track_sub_pixel_init_box(tmp_path, shared, capsys):
 
 
 def test_tracker_init_refuses_a_box_below_one_pixel():
-    from trackers.builder import build_tracker
+    from rgbtfuse.trackers.builder import build_tracker
 
     tracker = build_tracker(str(REPO / "rgbtfuse/demo/model.yaml"), None, None, mode="fused", device="cpu")
     frame = np.zeros((64, 64, 3), np.uint8)
@@ -242,7 +242,7 @@ def test_tracker_init_refuses_a_box_below_one_pixel():
 
 @pytest.mark.parametrize("key,value", [("penalty_k", "high"), ("instance_size", 255.5), ("lr", True), ("stride", 0)])
 def test_track_options_are_type_checked_at_load(key, value):
-    from trackers.tracker.base import TrackConfig
+    from rgbtfuse.trackers.tracker.base import TrackConfig
 
     with pytest.raises(ConfigError, match=f"track.{key}"):
         TrackConfig.from_dict({key: value})
@@ -443,7 +443,7 @@ def test_vot_init_refuses_the_stock_supervised_experiment_on_sparse_ground_truth
                "--sequences", str(sequences), "--tracker", "oracle"])
     err = capsys.readouterr().err
     assert rc == 1 and "90 frames have no ground truth" in err and "groundtruth.txt" in err
-    assert "trackers.vot.analysis.SupervisedExperiment" in err  # the way out is named
+    assert "rgbtfuse.trackers.vot.analysis.SupervisedExperiment" in err  # the way out is named
     assert not (tmp_path / "ws" / "config.yaml").exists()
     # rgbtfuse's reset stack handles unannotated frames (run end to end in tests/test_vot_sparse.py)
     assert main(["vot", "init", "--workspace", str(tmp_path / "ws"), "--stack", "vot2019-rgbtir-reset",

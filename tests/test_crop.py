@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from trackers.tracker.crop import get_subwindow
+from rgbtfuse.trackers.tracker.crop import get_subwindow
 
 
 def pysot_style_subwindow(im, pos, model_sz, original_sz, avg_chans):

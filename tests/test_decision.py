@@ -10,11 +10,11 @@ import torch
 
 from rgbtfuse.errors import ConfigError
 from tests.test_siamrpn_rgbt import INIT_BOX, frames, tiny_model
-from trackers.builder import build_tracker, load_experiment
-from trackers.models.siamese import BRANCHES
-from trackers.tracker.base import TrackConfig
-from trackers.tracker.decision import DecisionConfig, DecisionTracker, apce
-from trackers.tracker.siamrpn_tracker import SiamRPNTracker
+from rgbtfuse.trackers.builder import build_tracker, load_experiment
+from rgbtfuse.trackers.models.siamese import BRANCHES
+from rgbtfuse.trackers.tracker.base import TrackConfig
+from rgbtfuse.trackers.tracker.decision import DecisionConfig, DecisionTracker, apce
+from rgbtfuse.trackers.tracker.siamrpn_tracker import SiamRPNTracker
 
 NANO = load_experiment("experiments/nanotrack_v2_l1.yaml")
 

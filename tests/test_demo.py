@@ -14,8 +14,8 @@ import torch
 from rgbtfuse.cli import main
 from rgbtfuse.demo import FUSION_WEIGHTS, MANIFEST, MODEL_CONFIG
 from rgbtfuse.fusion import build_fusion
-from trackers.builder import build_model, build_tracker
-from trackers.models.filterbank import FilterBank, ncc_map
+from rgbtfuse.trackers.builder import build_model, build_tracker
+from rgbtfuse.trackers.models.filterbank import FilterBank, ncc_map
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from image_fusion import create_model, list_models, model_info
+from rgbtfuse.image_fusion import create_model, list_models, model_info
 from rgbtfuse.cli import main
 from rgbtfuse.imageio import read_image
 
@@ -175,7 +175,7 @@ def test_failure_during_fusion_leaves_out_untouched(weights, tmp_path, monkeypat
     out = tmp_path / "out"
     out.mkdir()
     (out / "1.png").write_bytes(b"previous result")
-    from image_fusion import color
+    from rgbtfuse.image_fusion import color
 
     real, calls = color.fuse_images, []
 

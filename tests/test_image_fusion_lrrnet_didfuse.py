@@ -7,9 +7,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from image_fusion import create_model, list_models
-from image_fusion.didfuse import DECODER_FILE, ENCODER_FILE, DIDFuse
-from image_fusion.lrrnet import LRRNet
+from rgbtfuse.image_fusion import create_model, list_models
+from rgbtfuse.image_fusion.didfuse import DECODER_FILE, ENCODER_FILE, DIDFuse
+from rgbtfuse.image_fusion.lrrnet import LRRNet
 from rgbtfuse.checkpoint import read_checkpoint
 from rgbtfuse.errors import CheckpointError
 from rgbtfuse.fusion import build_fusion

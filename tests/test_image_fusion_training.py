@@ -23,8 +23,8 @@ from rgbtfuse.training.image_fusion.data import (
 )
 
 FLIR = "data/fusion/flir_train180"
-needs_lrr = pytest.mark.skipif(importlib.util.find_spec("image_fusion.lrrnet") is None, reason="image_fusion.lrrnet not merged yet")
-needs_did = pytest.mark.skipif(importlib.util.find_spec("image_fusion.didfuse") is None, reason="image_fusion.didfuse not merged yet")
+needs_lrr = pytest.mark.skipif(importlib.util.find_spec("rgbtfuse.image_fusion.lrrnet") is None, reason="rgbtfuse.image_fusion.lrrnet not merged yet")
+needs_did = pytest.mark.skipif(importlib.util.find_spec("rgbtfuse.image_fusion.didfuse") is None, reason="rgbtfuse.image_fusion.didfuse not merged yet")
 
 
 def _cfg(recipe: str, root: Path, out: Path, size: int = 32, lr: float = 1e-3, **sections) -> dict:
@@ -138,7 +138,7 @@ def _losses(trainer) -> list[float]:
 
 @pytest.mark.slow
 def test_nest_two_stage_training_exports_published_files(shared, tmp_path):
-    from image_fusion import create_model
+    from rgbtfuse.image_fusion import create_model
 
     root = shared(FLIR)
     cfg1 = _cfg("nest_autoencoder", root, tmp_path / "s1", data={"limit": 1})
@@ -173,7 +173,7 @@ def test_killed_run_resumes_with_the_same_losses(shared, tmp_path):
     root = shared(FLIR)
     ae_dir = tmp_path / "ae"
     ae_dir.mkdir()
-    from image_fusion.nestfuse import NestFuse
+    from rgbtfuse.image_fusion.nestfuse import NestFuse
 
     torch.manual_seed(0)
     torch.save(NestFuse().state_dict(), ae_dir / "ae.model")
@@ -207,7 +207,7 @@ def test_killed_run_resumes_with_the_same_losses(shared, tmp_path):
 @needs_lrr
 @pytest.mark.slow
 def test_lrrnet_recipe_lowers_the_loss_and_exports_a_loadable_state_dict(shared, tmp_path):
-    from image_fusion import create_model
+    from rgbtfuse.image_fusion import create_model
 
     cfg = _cfg("lrrnet", shared(FLIR), tmp_path, lr=1e-3, data={"limit": 1}, loss={"vgg_weights": "random"},
                model={"num_blocks": 2, "rank_channels": 16})
@@ -221,7 +221,7 @@ def test_lrrnet_recipe_lowers_the_loss_and_exports_a_loadable_state_dict(shared,
 @needs_did
 @pytest.mark.slow
 def test_didfuse_recipe_lowers_the_loss_and_exports_the_pkl_pair(shared, tmp_path):
-    from image_fusion import create_model
+    from rgbtfuse.image_fusion import create_model
 
     cfg = _cfg("didfuse", shared(FLIR), tmp_path, lr=1e-2, data={"limit": 1, "geometry": "center_crop"})
     losses = _losses(build_trainer(cfg, steps=4))

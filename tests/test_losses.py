@@ -109,7 +109,7 @@ def test_anchor_targets_follow_pysot():
     import numpy as np
 
     from rgbtfuse.losses.tracking import anchor_targets
-    from trackers.grids import AnchorConfig, anchor_grid
+    from rgbtfuse.trackers.grids import AnchorConfig, anchor_grid
 
     cfg = AnchorConfig()
     grid = anchor_grid(cfg, 25)
@@ -130,8 +130,8 @@ def test_rpn_tracking_loss_trains_a_siamrpn_fusion():
     import yaml
 
     from rgbtfuse.training.fusion import FusionLoss
-    from trackers.builder import build_model
-    from trackers.tracker.base import TrackConfig
+    from rgbtfuse.trackers.builder import build_model
+    from rgbtfuse.trackers.tracker.base import TrackConfig
 
     cfg = yaml.safe_load(open("experiments/siamrpn_mobilev2_l234_rfn.yaml"))
     cfg["fusion"]["name"] = "rfn_light"

@@ -9,8 +9,8 @@ import torch
 
 from rgbtfuse.checkpoint import extract_state_dict, read_checkpoint
 from rgbtfuse.errors import CheckpointError, ConfigError
-from trackers.builder import build_model, load_experiment
-from trackers.models.nanotrack import NanoTrack
+from rgbtfuse.trackers.builder import build_model, load_experiment
+from rgbtfuse.trackers.models.nanotrack import NanoTrack
 
 REPO = Path(__file__).resolve().parents[1]
 EXPERIMENTS = {v: REPO / f"experiments/nanotrack_v{v}.yaml" for v in "123"}
@@ -145,7 +145,7 @@ def test_siamrpn_dispatch():
     """``type: siamrpn`` builds pysot's model when it is installed, else a clear ConfigError."""
     cfg = {"model": {"type": "siamrpn"}}
     try:
-        import trackers.models.siamrpn  # noqa: F401
+        import rgbtfuse.trackers.models.siamrpn  # noqa: F401
     except ImportError:
         with pytest.raises(ConfigError, match="siamrpn"):
             build_model(cfg)
@@ -166,7 +166,7 @@ def test_fused_experiment_yamls_parse(name):
 @pytest.mark.parametrize("version", "123")
 def test_inference_copy_matches_model(version):
     """BN folding + channels-last backbone: same outputs up to rounding, model left untouched."""
-    from trackers.models.inference import inference_copy
+    from rgbtfuse.trackers.models.inference import inference_copy
 
     torch.manual_seed(0)
     model = build_model(_with_fusion(version, {"name": "l1", "share_backbone": False}))

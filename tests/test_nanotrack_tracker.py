@@ -13,9 +13,9 @@ from rgbtfuse.boxes import box_iou
 from rgbtfuse.data import load_sequence
 from rgbtfuse.errors import InitBoxError
 from rgbtfuse.imageio import read_image
-from trackers.builder import build_tracker, load_experiment
-from trackers.tracker.crop import get_subwindow
-from trackers.grids import make_points
+from rgbtfuse.trackers.builder import build_tracker, load_experiment
+from rgbtfuse.trackers.tracker.crop import get_subwindow
+from rgbtfuse.trackers.grids import make_points
 
 REPO = Path(__file__).resolve().parents[1]
 AUTHORS = json.loads((REPO / "tests/data/nanotrack_bus1_authors.json").read_text())

@@ -15,8 +15,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from image_fusion import create_model, list_models
-from image_fusion.rfn_nest import PUBLISHED_FILES
+from rgbtfuse.image_fusion import create_model, list_models
+from rgbtfuse.image_fusion.rfn_nest import PUBLISHED_FILES
 from rgbtfuse.errors import CheckpointError, ConfigError, ImageSizeError
 
 KEYS = json.loads((Path(__file__).parent / "data" / "nest_published_keys.json").read_text())
@@ -314,7 +314,7 @@ def test_authors_split_of_large_images():
 def test_decoder_row_bands_change_nothing(monkeypatch, name):
     """Decoder nodes run in row bands without autograd (bounded memory): the same output, odd heights included."""
     from benchmarks.fusion_speed import averaging_weights  # positive weights: outputs neither vanish nor cancel
-    from image_fusion import nest
+    from rgbtfuse.image_fusion import nest
 
     keys = KEYS["nestfuse_1e2"] if name == "nestfuse" else {**KEYS["rfn_nest_autoencoder"], **KEYS["rfn_nest_rfn"]}
     model = create_model(name)

@@ -20,11 +20,11 @@ from pysot_seeded import seeded_image, seeded_state_dict
 from rgbtfuse.checkpoint import load_checkpoint
 from rgbtfuse.errors import CheckpointError
 from rgbtfuse.fusion import available_fusions
-from trackers.models.siamrpn import build_siamrpn
-from trackers.grids import anchor_grid
-from trackers.tracker.base import TrackConfig
-from trackers.tracker.crop import get_subwindow, to_tensor
-from trackers.tracker.siamrpn_tracker import SiamRPNTracker
+from rgbtfuse.trackers.models.siamrpn import build_siamrpn
+from rgbtfuse.trackers.grids import anchor_grid
+from rgbtfuse.trackers.tracker.base import TrackConfig
+from rgbtfuse.trackers.tracker.crop import get_subwindow, to_tensor
+from rgbtfuse.trackers.tracker.siamrpn_tracker import SiamRPNTracker
 
 REPO = Path(__file__).resolve().parents[1]
 EXPECTED = json.loads((REPO / "tests/data/pysot_parity.json").read_text())

@@ -8,9 +8,9 @@ import torch
 
 from rgbtfuse.errors import ConfigError
 from rgbtfuse.fusion import available_fusions, build_fusion
-from trackers.models.siamrpn import SiamRPNpp, build_siamrpn, pysot_config
-from trackers.tracker.base import TrackConfig
-from trackers.tracker.siamrpn_tracker import SiamRPNTracker
+from rgbtfuse.trackers.models.siamrpn import SiamRPNpp, build_siamrpn, pysot_config
+from rgbtfuse.trackers.tracker.base import TrackConfig
+from rgbtfuse.trackers.tracker.siamrpn_tracker import SiamRPNTracker
 
 # pysot's mobilev2_l234 layout at a tiny width (fast); 127/255 crops as in pysot
 TINY = {

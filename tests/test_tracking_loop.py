@@ -16,7 +16,7 @@ from rgbtfuse.cli import main
 from rgbtfuse.data import load_sequence
 from rgbtfuse.tracking import track_modes, track_sequence
 from test_track_cli import V2_L1, make_vtuav
-from trackers.builder import build_tracker
+from rgbtfuse.trackers.builder import build_tracker
 
 
 def _track(tmp_path: Path, weights: str, seq: Path, *extra: str) -> int:
@@ -62,7 +62,7 @@ def test_skip_flags_bad_frames_and_tracks_on(tmp_path, random_weights, capsys):
 
 def test_ctrl_c_writes_partial_results_and_the_video(tmp_path, random_weights, capsys, monkeypatch):
     seq = make_vtuav(tmp_path / "seq", n=12)
-    from trackers.tracker.nanotrack_tracker import NanoTracker
+    from rgbtfuse.trackers.tracker.nanotrack_tracker import NanoTracker
 
     real_track, calls = NanoTracker.track, []
 

@@ -15,7 +15,7 @@ import torch
 import yaml
 
 from rgbtfuse.cli import main
-from trackers.builder import build_model
+from rgbtfuse.trackers.builder import build_model
 
 REPO = Path(__file__).resolve().parents[1]
 

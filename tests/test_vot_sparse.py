@@ -200,7 +200,7 @@ def reset(sequences) -> Path:
 
 # --- multistart ------------------------------------------------------------------------------------
 def test_multistart_accuracy_is_the_mean_overlap_on_annotated_frames(multistart, sequences, monkeypatch):
-    from trackers.vot.analysis import MultiStartAverageAccuracyRobustness
+    from rgbtfuse.trackers.vot.analysis import MultiStartAverageAccuracyRobustness
 
     monkeypatch.setenv("VOT_PERSISTENT_CACHE", "0")
     results = multistart / "results" / "offset" / "baseline"
@@ -222,7 +222,7 @@ def test_multistart_accuracy_is_the_mean_overlap_on_annotated_frames(multistart,
 def test_multistart_on_dense_ground_truth_equals_the_toolkit(multistart, monkeypatch):
     from vot.analysis import multistart as stock
 
-    from trackers.vot import analysis as ours
+    from rgbtfuse.trackers.vot import analysis as ours
 
     monkeypatch.setenv("VOT_PERSISTENT_CACHE", "0")
     for tracker in ("offset", "oracle"):
@@ -285,7 +285,7 @@ def multistart_eao_curve(sequence: Path, results: Path, high: int) -> list[float
 
 
 def test_multistart_eao_on_sparse_ground_truth(multistart, sequences, monkeypatch):
-    from trackers.vot import analysis as ours
+    from rgbtfuse.trackers.vot import analysis as ours
 
     monkeypatch.setenv("VOT_PERSISTENT_CACHE", "0")
     results = multistart / "results" / "offset" / "baseline"
@@ -300,7 +300,7 @@ def test_multistart_eao_on_sparse_ground_truth(multistart, sequences, monkeypatc
 
 # --- reset-based -----------------------------------------------------------------------------------
 def test_reset_stack_runs_on_sparse_ground_truth(reset, sequences, monkeypatch):
-    from trackers.vot.analysis import SupervisedAverageAccuracyRobustness
+    from rgbtfuse.trackers.vot.analysis import SupervisedAverageAccuracyRobustness
 
     monkeypatch.setenv("VOT_PERSISTENT_CACHE", "0")
     results = reset / "results" / "offset" / "baseline"
@@ -325,7 +325,7 @@ def test_reset_stack_runs_on_sparse_ground_truth(reset, sequences, monkeypatch):
 def test_reset_on_dense_ground_truth_equals_the_toolkit(reset, sequences, tmp_path, monkeypatch):
     from vot.analysis import supervised as stock
 
-    from trackers.vot import analysis as ours
+    from rgbtfuse.trackers.vot import analysis as ours
 
     monkeypatch.setenv("VOT_PERSISTENT_CACHE", "0")
     # the experiment: the toolkit's stock supervised stack on the dense sequence stores the same trajectory
@@ -335,10 +335,10 @@ def test_reset_on_dense_ground_truth_equals_the_toolkit(reset, sequences, tmp_pa
     write_list(dense_only, ["syn_dense"])
     stack = tmp_path / "stock_reset.yaml"
     stack.write_text((REPO_ROOT / "trackers/vot/stacks/vot2019-rgbtir-reset.yaml").read_text()
-                     .replace("trackers.vot.analysis.SupervisedExperiment", "supervised")
-                     .replace("trackers.vot.analysis.SupervisedAverageAccuracyRobustness", "supervised_average_ar")
-                     .replace("trackers.vot.analysis.SupervisedEAOScore", "supervised_eao_score")
-                     .replace("trackers.vot.analysis.SupervisedEAOCurve", "supervised_eao_curve"))
+                     .replace("rgbtfuse.trackers.vot.analysis.SupervisedExperiment", "supervised")
+                     .replace("rgbtfuse.trackers.vot.analysis.SupervisedAverageAccuracyRobustness", "supervised_average_ar")
+                     .replace("rgbtfuse.trackers.vot.analysis.SupervisedEAOScore", "supervised_eao_score")
+                     .replace("rgbtfuse.trackers.vot.analysis.SupervisedEAOCurve", "supervised_eao_curve"))
     ws = tmp_path / "ws_stock"
     assert main(["vot", "init", "--workspace", str(ws), "--stack", str(stack), "--sequences", str(dense_only),
                  "--tracker", "oracle"]) == 0

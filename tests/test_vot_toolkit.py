@@ -20,7 +20,7 @@ from rgbtfuse.cli import main
 from rgbtfuse.data.vot_writer import write_list, write_vot_sequence
 from rgbtfuse.errors import VotError
 from tests.conftest import REPO_ROOT, require_vot_toolkit
-from trackers.vot.run import run_workspace
+from rgbtfuse.trackers.vot.run import run_workspace
 from vot_synth import make_sequence
 
 pytestmark = pytest.mark.slow
@@ -137,8 +137,8 @@ NANO_YAML = REPO_ROOT / "experiments" / "nanotrack_v2_add.yaml"
 
 
 def test_nanotrack_v2_fused_through_trax(evaluated, shared):
-    if importlib.util.find_spec("trackers.builder") is None:
-        pytest.skip("trackers.builder (build_tracker) has not landed yet (nano branch)")
+    if importlib.util.find_spec("rgbtfuse.trackers.builder") is None:
+        pytest.skip("rgbtfuse.trackers.builder (build_tracker) has not landed yet (nano branch)")
     if not NANO_YAML.is_file():
         pytest.skip(f"{NANO_YAML.relative_to(REPO_ROOT)} has not landed yet (nano branch)")
     weights = shared("weights/nanotrack/pretrained/nanotrackv2.pth")

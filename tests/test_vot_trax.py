@@ -24,13 +24,13 @@ def require_trax():
 
 
 class Session:
-    """A TraX client talking to ``python -m trackers.vot.trax_server ARGS`` over pipes."""
+    """A TraX client talking to ``python -m rgbtfuse.trackers.vot.trax_server ARGS`` over pipes."""
 
     def __init__(self, *args: str):
         from trax.client import Client
 
         env = dict(os.environ, PYTHONPATH=str(REPO_ROOT))
-        self.proc = subprocess.Popen([sys.executable, "-m", "trackers.vot.trax_server", *args], cwd=REPO_ROOT,
+        self.proc = subprocess.Popen([sys.executable, "-m", "rgbtfuse.trackers.vot.trax_server", *args], cwd=REPO_ROOT,
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
         self.watchdog = threading.Timer(60, self.proc.kill)  # a hang fails the test instead of blocking it
         self.watchdog.start()
@@ -115,7 +115,7 @@ def test_oracle_session_reports_ground_truth_and_single_channel(vot_sequence):
 
 def test_server_reports_a_bad_experiment_yaml(tmp_path):
     missing = tmp_path / "missing.yaml"
-    proc = subprocess.run([sys.executable, "-m", "trackers.vot.trax_server", "--config", str(missing)],
+    proc = subprocess.run([sys.executable, "-m", "rgbtfuse.trackers.vot.trax_server", "--config", str(missing)],
                           check=False, cwd=REPO_ROOT, capture_output=True, text=True, timeout=120,
                           env=dict(os.environ, PYTHONPATH=str(REPO_ROOT)))
     assert proc.returncode == 1 and "experiment yaml not found" in proc.stderr

@@ -11,10 +11,10 @@ from rgbtfuse.cli import main
 from rgbtfuse.data import load_sequence
 from rgbtfuse.data.vot_writer import anchor_frames, convert_to_vot, write_list, write_vot_sequence
 from rgbtfuse.errors import ConfigError, DatasetLayoutError
-from trackers.vot.frame_trackers import OracleTracker, StaticTracker
-from trackers.vot.regions import RegionError, parse_vot_region, polygon_to_box
-from trackers.vot.run import summarize
-from trackers.vot.workspace import TrackerSpec, init_workspace
+from rgbtfuse.trackers.vot.frame_trackers import OracleTracker, StaticTracker
+from rgbtfuse.trackers.vot.regions import RegionError, parse_vot_region, polygon_to_box
+from rgbtfuse.trackers.vot.run import summarize
+from rgbtfuse.trackers.vot.workspace import TrackerSpec, init_workspace
 from vot_synth import make_sequence
 
 
@@ -127,7 +127,7 @@ def test_init_workspace_files(tmp_path):
     assert "stack: short.yaml" in config and f"sequences: {seqs}" in config
     assert "dataset" not in (ws / "short.yaml").read_text()  # local stacks never download
     ini = (ws / "trackers.ini").read_text()
-    assert "command = /py -m trackers.vot.trax_server --builtin oracle" in ini and "env_PYTHONPATH = /" in ini
+    assert "command = /py -m rgbtfuse.trackers.vot.trax_server --builtin oracle" in ini and "env_PYTHONPATH = /" in ini
     with pytest.raises(Exception, match="already a VOT workspace"):
         init_workspace(ws, "short", seqs, [TrackerSpec.parse("oracle")])
     # official ids pass through; without local sequences the vot20xx-rgbtir stacks become the official ones
@@ -164,7 +164,7 @@ def test_summarize_reads_both_protocols():
 
 
 def test_summarize_reads_the_rgbtfuse_analyses():
-    ours = "trackers.vot.analysis."
+    ours = "rgbtfuse.trackers.vot.analysis."
     analysis = {
         "trackers": {"t": {}},
         "results": {
@@ -185,7 +185,7 @@ def test_failure_point_skips_unknown_frames():
     pytest.importorskip("vot", reason="the VOT toolkit is not installed (pip install 'rgbtfuse[vot]')")
     from vot.region import Rectangle, Special
 
-    from trackers.vot.analysis import failure_point, known_mask
+    from rgbtfuse.trackers.vot.analysis import failure_point, known_mask
 
     box, unknown, absent = Rectangle(0, 0, 5, 5), Special(0), Rectangle(0, 0, 0, 0)
     # annotated frames 0, 2, 4, 6 below the threshold, unknown frames between: one failure at frame 0

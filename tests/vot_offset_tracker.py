@@ -14,9 +14,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from trackers.vot.frame_trackers import OracleTracker
-from trackers.vot.regions import Box
-from trackers.vot.trax_server import serve
+from rgbtfuse.trackers.vot.frame_trackers import OracleTracker
+from rgbtfuse.trackers.vot.regions import Box
+from rgbtfuse.trackers.vot.trax_server import serve
 
 DY = 2
 LOST_BOX: Box = (0.0, 0.0, 6.0, 6.0)  # the generated target stays at x, y >= 10

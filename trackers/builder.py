@@ -2,7 +2,7 @@
 
 .. code-block:: yaml
 
-    model:                  # network; type selects the registered tracker type (trackers.registry)
+    model:                  # network; type selects the registered tracker type (rgbtfuse.trackers.registry)
       type: nanotrack       # nanotrack | siamrpn | filterbank, or a type registered by the user
       ...                   # type-specific keys (see trackers/models/nanotrack.py, siamrpn.py)
     fusion:                 # optional; without it only modes rgb and ir exist
@@ -32,16 +32,16 @@ import yaml
 
 from rgbtfuse.device import resolve_device
 from rgbtfuse.errors import ConfigError
-from trackers.models.fusion_config import FusionConfig
-from trackers.models.siamese import SiameseRGBT
-from trackers.models.weights import load_tracker_weights
-from trackers.registry import TrackerType, registered_names, registered_tracker
-from trackers.tracker.base import SiameseTracker, TrackConfig
-from trackers.tracker.decision import DecisionConfig, DecisionTracker
+from rgbtfuse.trackers.models.fusion_config import FusionConfig
+from rgbtfuse.trackers.models.siamese import SiameseRGBT
+from rgbtfuse.trackers.models.weights import load_tracker_weights
+from rgbtfuse.trackers.registry import TrackerType, registered_names, registered_tracker
+from rgbtfuse.trackers.tracker.base import SiameseTracker, TrackConfig
+from rgbtfuse.trackers.tracker.decision import DecisionConfig, DecisionTracker
 
 _SECTIONS = {"model", "fusion", "track", "decision", "train", "data", "val", "name", "description"}
 #: the package whose modules define the built-in tracker types (each registers itself)
-_BUILTIN_TYPES = "trackers.tracker"
+_BUILTIN_TYPES = "rgbtfuse.trackers.tracker"
 
 
 def tracker_type(name: str) -> TrackerType:
@@ -125,7 +125,7 @@ def build_tracker(
     device: str | torch.device = "auto",
 ) -> SiameseTracker | DecisionTracker:
     """Tracker (model on ``device``, eval mode) for an experiment yaml or dict; mode ``decision``
-    wraps it in a :class:`~trackers.tracker.decision.DecisionTracker` (``decision:`` section)."""
+    wraps it in a :class:`~rgbtfuse.trackers.tracker.decision.DecisionTracker` (``decision:`` section)."""
     cfg = load_experiment(cfg)
     model, fusion_loaded = _build_model(cfg, weights, fusion_weights, mode)
     if model.fusion is not None and not fusion_loaded and any(p.numel() for p in model.fusion.parameters()):

@@ -5,7 +5,7 @@ A tracker type registers itself where its tracker class is defined (as timm's mo
     @register_tracker("nanotrack", build_model=build_nanotrack, track_defaults=NANOTRACK_TRACK_DEFAULTS)
     class NanoTracker(SiameseTracker): ...
 
-:func:`trackers.builder.build_tracker` finds every type of the :mod:`trackers.tracker` package;
+:func:`rgbtfuse.trackers.builder.build_tracker` finds every type of the :mod:`rgbtfuse.trackers.tracker` package;
 types defined elsewhere are available once their module is imported.
 """
 
@@ -26,7 +26,7 @@ class TrackerType:
     name: str
     #: ``build_model(model_cfg, fusion=FusionConfig | None, mode=str) -> SiameseRGBT``
     build_model: Callable[..., Any]
-    #: ``tracker(model, TrackConfig, device)`` → a :class:`~trackers.tracker.base.SiameseTracker`
+    #: ``tracker(model, TrackConfig, device)`` → a :class:`~rgbtfuse.trackers.tracker.base.SiameseTracker`
     tracker: type
     #: the type's tracking constants; the experiment's ``track:`` section overrides them
     track_defaults: Mapping[str, Any] = field(default_factory=dict)

@@ -62,11 +62,11 @@ def _init_worker(spec: RunSpec, device: str, own_process: bool = True) -> None:
         set_threads(spec.threads)
     _WORKER["spec"] = spec
     if spec.backend == "onnxruntime":
-        from trackers.deploy.runtime import build_onnx_tracker
+        from rgbtfuse.trackers.deploy.runtime import build_onnx_tracker
 
         _WORKER["tracker"] = build_onnx_tracker(spec.config, spec.mode, device, spec.threads)
     else:
-        from trackers.builder import build_tracker
+        from rgbtfuse.trackers.builder import build_tracker
 
         _WORKER["tracker"] = build_tracker(spec.config, spec.weights, spec.fusion_weights, spec.mode, device)
     _WORKER["dataset"] = _open(spec)

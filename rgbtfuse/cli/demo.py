@@ -49,7 +49,7 @@ def _scene_size(text: str) -> tuple[int, int]:
 
 def _trackers(config: str | Path, weights: str | None, fusion_weights: str | None, device: str) -> tuple[dict, list[str], str]:
     """One tracker per mode; warnings about untrained fusion modules become summary notes."""
-    from trackers.builder import build_tracker, load_experiment
+    from rgbtfuse.trackers.builder import build_tracker, load_experiment
 
     cfg = load_experiment(config)
     if not cfg.get("fusion"):
@@ -81,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
     from rgbtfuse.tracking.scoring import track_and_score
     from rgbtfuse.demo.report import iou_plot, markdown, summarize
     from rgbtfuse.tracking import draw_frame, open_video, write_boxes
-    from trackers.models.siamese import BRANCHES
+    from rgbtfuse.trackers.models.siamese import BRANCHES
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -9,7 +9,7 @@ from rgbtfuse.cli import add_threads_argument, add_trust_argument
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from image_fusion import list_models
+    from rgbtfuse.image_fusion import list_models
 
     parser.add_argument("--model", required=True, choices=list_models())
     parser.add_argument(

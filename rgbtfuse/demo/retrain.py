@@ -106,7 +106,7 @@ def evaluate(config: Path, fusion_weights: Path, folder: Path) -> dict[str, Any]
 
     from rgbtfuse.data import load_sequence
     from rgbtfuse.tracking.scoring import track_and_score
-    from trackers.builder import build_tracker
+    from rgbtfuse.trackers.builder import build_tracker
 
     def scores(seed: int) -> dict[str, float]:
         seq = load_sequence(write_vot_sequence(demo_scene(seed=seed), folder / f"scene_{seed}"))

@@ -88,7 +88,7 @@ def build_fusion_trainer(
     ``train.out``/``train.weights``/``train.steps``; the default ``out`` is ``runs/<yaml name>``)."""
     from rgbtfuse.data.pair_config import pair_config_from_dict
     from rgbtfuse.data.sampling import RGBTPairDataset
-    from trackers.builder import build_model, load_experiment, track_config
+    from rgbtfuse.trackers.builder import build_model, load_experiment, track_config
 
     cfg = load_experiment(config)
     if not cfg.get("fusion"):

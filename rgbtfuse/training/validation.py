@@ -121,7 +121,7 @@ class Validator:
 
     def _track(self, mode: str, fusion_weights: Path | None) -> dict[str, float]:
         from rgbtfuse.tracking.scoring import track_and_score
-        from trackers.builder import build_tracker
+        from rgbtfuse.trackers.builder import build_tracker
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")

@@ -1,4 +1,4 @@
-"""SiamRPN++ (pysot) as an RGB-T :class:`~trackers.models.siamese.SiameseRGBT`, built from a dict.
+"""SiamRPN++ (pysot) as an RGB-T :class:`~rgbtfuse.trackers.models.siamese.SiameseRGBT`, built from a dict.
 
 State-dict keys are pysot's (``backbone.*``, ``neck.*``, ``rpn_head.*``): the published model-zoo
 checkpoints load as-is (458 keys for ``siamrpn_r50_l234_dwxcorr``, 450 for
@@ -8,7 +8,7 @@ checkpoints load as-is (458 keys for ``siamrpn_r50_l234_dwxcorr``, 450 for
 Model config schema (the ``model:`` section of an experiment yaml = pysot's ``config.yaml``
 sections in lower case; :func:`pysot_config` converts a pysot file)::
 
-    type: siamrpn            # (read by trackers.builder)
+    type: siamrpn            # (read by rgbtfuse.trackers.builder)
     backbone: {type: resnet50 | mobilenetv2, kwargs: {used_layers: [2, 3, 4], width_mult: 1.4}}
     adjust:   {adjust: true, type: AdjustAllLayer | AdjustLayer,
                kwargs: {in_channels: [512, 1024, 2048], out_channels: [256, 256, 256]}}
@@ -30,13 +30,13 @@ import torch
 import yaml
 
 from rgbtfuse.errors import ConfigError
-from trackers.models.backbone.mobile_v2 import mobilenetv2
-from trackers.models.backbone.resnet_atrous import resnet50
-from trackers.models.fusion_config import FusionConfig
-from trackers.models.head.rpn import DepthwiseRPN, MultiRPN
-from trackers.models.neck.adjust import AdjustAllLayer, AdjustLayer
-from trackers.models.siamese import SiameseRGBT
-from trackers.grids import AnchorConfig
+from rgbtfuse.trackers.models.backbone.mobile_v2 import mobilenetv2
+from rgbtfuse.trackers.models.backbone.resnet_atrous import resnet50
+from rgbtfuse.trackers.models.fusion_config import FusionConfig
+from rgbtfuse.trackers.models.head.rpn import DepthwiseRPN, MultiRPN
+from rgbtfuse.trackers.models.neck.adjust import AdjustAllLayer, AdjustLayer
+from rgbtfuse.trackers.models.siamese import SiameseRGBT
+from rgbtfuse.trackers.grids import AnchorConfig
 
 BACKBONES = {"resnet50": resnet50, "mobilenetv2": mobilenetv2}
 NECKS = {"AdjustLayer": AdjustLayer, "AdjustAllLayer": AdjustAllLayer}
@@ -100,7 +100,7 @@ def build_siamrpn(
         cfg: the ``model:`` section (lower-case pysot keys).
         fusion: ``None`` (RGB/IR only); a built :class:`~rgbtfuse.fusion.MultiScaleFusion`; or the
             experiment's ``fusion:`` section (a mapping or its
-            :class:`~trackers.models.fusion_config.FusionConfig`), built for the channels at its
+            :class:`~rgbtfuse.trackers.models.fusion_config.FusionConfig`), built for the channels at its
             position (``neck``: the neck's outputs, ``backbone``: the used layers').
         fusion_position, share_backbone: used with a built ``MultiScaleFusion``.
         mode: ``rgb``, ``ir`` or ``fused``; default ``fused`` with a fusion, else ``rgb``.

@@ -17,8 +17,8 @@ import torch
 
 from rgbtfuse.config import from_dict
 from rgbtfuse.errors import ConfigError, InitBoxError
-from trackers.models.siamese import SiameseRGBT
-from trackers.tracker.crop import get_subwindow, to_tensor
+from rgbtfuse.trackers.models.siamese import SiameseRGBT
+from rgbtfuse.trackers.tracker.crop import get_subwindow, to_tensor
 
 
 #: options that may be 0 (weights); sizes and strides must be positive

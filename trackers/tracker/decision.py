@@ -28,8 +28,8 @@ import torch
 from rgbtfuse.boxes import box_iou
 from rgbtfuse.config import from_dict
 from rgbtfuse.errors import ConfigError
-from trackers.models.siamese import BRANCHES
-from trackers.tracker.base import Proposal, SiameseTracker
+from rgbtfuse.trackers.models.siamese import BRANCHES
+from rgbtfuse.trackers.tracker.base import Proposal, SiameseTracker
 
 RULES = ("quality", "dfat")
 QUALITIES = ("peak", "apce", "peak_apce")

@@ -1,7 +1,7 @@
 """NanoTrack's tracker: anchor-free decoding of the BAN head on a grid of points.
 
 Everything else (crops, scale/ratio penalty, cosine window, size learning rate, clipping) is
-the shared Siamese loop of :class:`~trackers.tracker.base.SiameseTracker`, with NanoTrack's
+the shared Siamese loop of :class:`~rgbtfuse.trackers.tracker.base.SiameseTracker`, with NanoTrack's
 hyper-parameters (stride 16, its penalty/window/lr) from the experiment yaml.
 """
 
@@ -11,12 +11,12 @@ import numpy as np
 import torch
 
 from rgbtfuse.errors import ConfigError
-from trackers.grids import make_points
-from trackers.models.inference import inference_copy
-from trackers.models.nanotrack import build_nanotrack
-from trackers.models.siamese import SiameseRGBT
-from trackers.registry import register_tracker
-from trackers.tracker.base import SiameseTracker, TrackConfig
+from rgbtfuse.trackers.grids import make_points
+from rgbtfuse.trackers.models.inference import inference_copy
+from rgbtfuse.trackers.models.nanotrack import build_nanotrack
+from rgbtfuse.trackers.models.siamese import SiameseRGBT
+from rgbtfuse.trackers.registry import register_tracker
+from rgbtfuse.trackers.tracker.base import SiameseTracker, TrackConfig
 
 #: NanoTrack's tracking constants (its configv2.yaml); the experiment's ``track:`` section overrides them
 NANOTRACK_TRACK_DEFAULTS = {
@@ -35,7 +35,7 @@ NANOTRACK_TRACK_DEFAULTS = {
 class NanoTracker(SiameseTracker):
     """Tracks with a NanoTrack model (RGB, IR or fused).
 
-    With ``optimize`` (default) the tracker runs :func:`~trackers.models.inference.inference_copy`
+    With ``optimize`` (default) the tracker runs :func:`~rgbtfuse.trackers.models.inference.inference_copy`
     of ``model`` (BN folded, channels-last backbone), made once here: later changes to ``model``'s
     weights do not reach :attr:`model`; build a new tracker after changing them.
     """

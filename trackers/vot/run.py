@@ -24,7 +24,7 @@ from pathlib import Path
 
 from rgbtfuse.atomic import atomic_write
 from rgbtfuse.errors import VotError
-from trackers.vot.workspace import REPO_ROOT, tracker_sections
+from rgbtfuse.trackers.vot.workspace import REPO_ROOT, tracker_sections
 
 FINGERPRINT = ".rgbtfuse-fingerprint"
 _LOG_LINE = re.compile(r"Tracker output written to file: (\S+)")
@@ -32,15 +32,15 @@ _TRACKER_ERROR = re.compile(r"encountered an error|Evaluation interrupted by tra
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 # analysis classes (``type`` in the analysis JSON) whose results are (A, R, ...) / (A, failures, (R, A), ...)
 MULTISTART_AR = ("vot.analysis.multistart.AverageAccuracyRobustness",
-                 "trackers.vot.analysis.MultiStartAverageAccuracyRobustness")
+                 "rgbtfuse.trackers.vot.analysis.MultiStartAverageAccuracyRobustness")
 SUPERVISED_AR = ("vot.analysis.supervised.AverageAccuracyRobustness",
-                 "trackers.vot.analysis.SupervisedAverageAccuracyRobustness")
+                 "rgbtfuse.trackers.vot.analysis.SupervisedAverageAccuracyRobustness")
 
 
 def toolkit_env() -> dict[str, str]:
     env = dict(os.environ)
     env["VOT_PERSISTENT_CACHE"] = "0"
-    # the stacks name rgbtfuse's analyses (trackers.vot.analysis) by dotted path: the toolkit must
+    # the stacks name rgbtfuse's analyses (rgbtfuse.trackers.vot.analysis) by dotted path: the toolkit must
     # import them from this checkout, not from whatever rgbtfuse is installed
     env["PYTHONPATH"] = os.pathsep.join([str(REPO_ROOT)] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
     env.setdefault("MPLBACKEND", "Agg")

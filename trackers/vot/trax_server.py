@@ -1,8 +1,8 @@
 """TraX server (vot-trax 4) running any experiment yaml or a built-in test tracker.
 
-    python -m trackers.vot.trax_server --config experiments/nanotrack_v2_add.yaml --weights W.pth
-    python -m trackers.vot.trax_server --model runs/nanotrack_v2_l1_onnx   # rgbtfuse export output (onnxruntime)
-    python -m trackers.vot.trax_server --builtin oracle
+    python -m rgbtfuse.trackers.vot.trax_server --config experiments/nanotrack_v2_add.yaml --weights W.pth
+    python -m rgbtfuse.trackers.vot.trax_server --model runs/nanotrack_v2_l1_onnx   # rgbtfuse export output (onnxruntime)
+    python -m rgbtfuse.trackers.vot.trax_server --builtin oracle
 
 The model is built once per process; every ``initialize`` request re-initialises the same
 tracker, so the toolkit's multistart runs (many initialisations per sequence) do not pay for a
@@ -24,8 +24,8 @@ from pathlib import Path
 
 from rgbtfuse.errors import RgbtfuseError
 from rgbtfuse.runtime import retain_freed_memory
-from trackers.vot.frame_trackers import BUILTIN, CHANNELS_BY_MODE, FrameTracker, load_experiment_tracker, load_onnx_tracker
-from trackers.vot.regions import Box, RegionError, checked_box, polygon_to_box
+from rgbtfuse.trackers.vot.frame_trackers import BUILTIN, CHANNELS_BY_MODE, FrameTracker, load_experiment_tracker, load_onnx_tracker
+from rgbtfuse.trackers.vot.regions import Box, RegionError, checked_box, polygon_to_box
 
 
 def region_to_box(region) -> Box:
@@ -89,9 +89,9 @@ def serve(tracker: FrameTracker) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m trackers.vot.trax_server", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m rgbtfuse.trackers.vot.trax_server", description=__doc__.split("\n\n")[0])
     which = parser.add_mutually_exclusive_group(required=True)
-    which.add_argument("--config", type=Path, help="experiment yaml (built with trackers.builder.build_tracker)")
+    which.add_argument("--config", type=Path, help="experiment yaml (built with rgbtfuse.trackers.builder.build_tracker)")
     which.add_argument("--model", type=Path, help="exported model folder (rgbtfuse export), run by onnxruntime")
     which.add_argument("--builtin", choices=sorted(BUILTIN), help="a test tracker: ground-truth oracle or static box")
     parser.add_argument("--weights", help="tracker checkpoint (overrides the yaml)")

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import yaml
 
-import trackers
+import rgbtfuse.trackers
 from rgbtfuse.atomic import atomic_write
 from rgbtfuse.data.vot_writer import check_ascii_path
 from rgbtfuse.errors import ConfigError, VotError
@@ -30,8 +30,8 @@ OFFICIAL_IDS = {"vot2020-rgbtir": "vot2020/rgbtir", "vot2019-rgbtir": "vot2019/r
 BUILTIN_TRACKERS = ("oracle", "static")
 # the toolkit's reset-based experiment (registry name and class path) and rgbtfuse's, which handles unannotated frames
 STOCK_SUPERVISED = ("supervised", "vot.experiment.multirun.SupervisedExperiment")
-SPARSE_SUPERVISED = "trackers.vot.analysis.SupervisedExperiment"
-REPO_ROOT = Path(trackers.__file__).resolve().parent.parent  # what the TraX server needs on PYTHONPATH
+SPARSE_SUPERVISED = "rgbtfuse.trackers.vot.analysis.SupervisedExperiment"
+REPO_ROOT = Path(rgbtfuse.trackers.__file__).resolve().parent.parent  # what the TraX server needs on PYTHONPATH
 _IDENTIFIER = re.compile(r"[^a-zA-Z0-9_-]+")
 
 
@@ -62,7 +62,7 @@ class TrackerSpec:
 
     def command(self, python: str, device: str = "auto", mode: str | None = None) -> str:
         """The shell command of the TraX server for this tracker (absolute paths only)."""
-        args = [python, "-m", "trackers.vot.trax_server"]
+        args = [python, "-m", "rgbtfuse.trackers.vot.trax_server"]
         if self.builtin:
             args += ["--builtin", self.builtin]
             if mode:
@@ -106,7 +106,7 @@ def check_supervised_ground_truth(stack_file: Path, sequences: Path) -> None:
     The stock experiment tests for failure on a frame without ground truth (a box there has
     overlap 0, so it is a failure) and re-initialises the tracker five frames later from ground
     truth it may not have (``TraxException: Unknown region type Special``). rgbtfuse's
-    ``trackers.vot.analysis.SupervisedExperiment`` (the ``vot2019-rgbtir-reset`` stack) handles
+    ``rgbtfuse.trackers.vot.analysis.SupervisedExperiment`` (the ``vot2019-rgbtir-reset`` stack) handles
     such frames; only a stack that names the stock type is refused.
     """
     try:

@@ -30,7 +30,7 @@ def lrrnet(data: DataConfig, model: dict[str, Any], loss: dict[str, Any], device
     for tests), ``vgg_download`` (fetch the ImageNet file if missing). Export: one plain state
     dict, loadable by ``lrrnet``.
     """
-    from image_fusion.lrrnet import LRRNet, minmax_normalize
+    from rgbtfuse.image_fusion.lrrnet import LRRNet, minmax_normalize
 
     m = take_options("model", model, {"rank_channels": 128, "num_blocks": 4, "init": None})
     opts = take_options("loss", loss, {**_LOSS_DEFAULTS, "vgg_weights": "imagenet", "vgg_download": False})
