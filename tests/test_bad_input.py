@@ -430,13 +430,19 @@ def test_vot_init_refuses_non_ascii_sequences(tmp_path, capsys):
     assert rc == 1 and "non-ASCII" in err and "séquences" in err
 
 
-# --- 6. sparse ground truth on the reset-based stack: refused at init with the reason -------------
-def test_vot_init_refuses_the_reset_stack_on_sparse_ground_truth(tmp_path, shared, capsys):
+# --- 6. sparse ground truth on the toolkit's stock reset-based experiment: refused at init --------
+def test_vot_init_refuses_the_stock_supervised_experiment_on_sparse_ground_truth(tmp_path, shared, capsys):
     sequences = tmp_path / "sequences"
     assert main(["convert", "--from", "vtuav", "--to", "vot", str(shared(BUS1)), str(sequences), "--link"]) == 0
+    stock = tmp_path / "stock_reset.yaml"
+    stock.write_text("title: stock\nexperiments:\n  reset:\n    type: supervised\n    skip_initialize: 5\n")
     capsys.readouterr()
-    rc = main(["vot", "init", "--workspace", str(tmp_path / "ws"), "--stack", "vot2019-rgbtir-reset",
+    rc = main(["vot", "init", "--workspace", str(tmp_path / "ws"), "--stack", str(stock),
                "--sequences", str(sequences), "--tracker", "oracle"])
     err = capsys.readouterr().err
     assert rc == 1 and "90 frames have no ground truth" in err and "groundtruth.txt" in err
+    assert "rgbtfuse.trackers.vot.analysis.SupervisedExperiment" in err  # the way out is named
     assert not (tmp_path / "ws" / "config.yaml").exists()
+    # rgbtfuse's reset stack handles unannotated frames (run end to end in tests/test_vot_sparse.py)
+    assert main(["vot", "init", "--workspace", str(tmp_path / "ws"), "--stack", "vot2019-rgbtir-reset",
+                 "--sequences", str(sequences), "--tracker", "oracle"]) == 0

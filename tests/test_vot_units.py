@@ -161,3 +161,42 @@ def test_summarize_reads_both_protocols():
     assert table["baseline"]["t2"]["eao"] is None  # NaN (interval longer than the sequences) -> n/a
     assert table["reset"]["t1"] == {"eao": 0.3, "accuracy": 0.6, "robustness": 0.4, "failures": 2.0}
     assert table["reset"]["t2"]["accuracy"] is None
+
+
+def test_summarize_reads_the_rgbtfuse_analyses():
+    ours = "rgbtfuse.trackers.vot.analysis."
+    analysis = {
+        "trackers": {"t": {}},
+        "results": {
+            "ms": {"parameters": {"analyses": [{"type": ours + "MultiStartAverageAccuracyRobustness"},
+                                               {"type": ours + "MultiStartEAOScore"}]},
+                   "results": [[[0.9, 0.8, [0.8, 0.9], 10, 20]], [[0.7]]]},
+            "reset": {"parameters": {"analyses": [{"type": ours + "SupervisedAverageAccuracyRobustness"},
+                                                  {"type": ours + "SupervisedEAOScore"}]},
+                      "results": [[[0.6, 2.0, [0.4, 0.6], 60.0]], [[0.3]]]},
+        },
+    }
+    table = summarize(analysis)
+    assert table["ms"]["t"] == {"eao": 0.7, "accuracy": 0.9, "robustness": 0.8}
+    assert table["reset"]["t"] == {"eao": 0.3, "accuracy": 0.6, "robustness": 0.4, "failures": 2.0}
+
+
+def test_failure_point_skips_unknown_frames():
+    pytest.importorskip("vot", reason="the VOT toolkit is not installed (pip install 'rgbtfuse[vot]')")
+    from vot.region import Rectangle, Special
+
+    from rgbtfuse.trackers.vot.analysis import failure_point, known_mask
+
+    box, unknown, absent = Rectangle(0, 0, 5, 5), Special(0), Rectangle(0, 0, 0, 0)
+    # annotated frames 0, 2, 4, 6 below the threshold, unknown frames between: one failure at frame 0
+    gt = [box, unknown, box, unknown, box, unknown, box]
+    low = [0.0] * 7
+    assert failure_point(low, gt, known_mask(gt), 0.1, 4) == 0
+    assert failure_point(low, gt, known_mask(gt), 0.1, 5) == 7  # only four annotated frames: no failure
+    # an annotated frame above the threshold, or with the target absent, ends the streak
+    assert failure_point([0, 0, 0.5, 0, 0, 0, 0], gt, known_mask(gt), 0.1, 2) == 4
+    gt_absent = [box, unknown, absent, unknown, box, unknown, box]
+    assert failure_point(low, gt_absent, known_mask(gt_absent), 0.1, 2) == 4
+    # dense ground truth: the toolkit's j + 1 - grace
+    dense = [box] * 7
+    assert failure_point([0.5, 0.5, 0, 0, 0, 0.5, 0], dense, known_mask(dense), 0.1, 3) == 2

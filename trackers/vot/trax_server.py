@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from rgbtfuse.errors import RgbtfuseError
-from rgbtfuse.runtime import retain_freed_memory
+from rgbtfuse.runtime import DEFAULT_THREADS, retain_freed_memory, set_threads
 from rgbtfuse.trackers.vot.frame_trackers import BUILTIN, CHANNELS_BY_MODE, FrameTracker, load_experiment_tracker, load_onnx_tracker
 from rgbtfuse.trackers.vot.regions import Box, RegionError, checked_box, polygon_to_box
 
@@ -100,6 +100,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     parser.add_argument("--channels", choices=sorted(CHANNELS_BY_MODE), default="fused",
                         help="channels a built-in tracker declares (rgb: color, ir: ir, fused: both)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help=f"torch CPU threads (default: {DEFAULT_THREADS}, the fastest on a machine busy with other jobs)")
     return parser
 
 
@@ -107,6 +109,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     retain_freed_memory()
     try:
+        if not args.builtin:  # the built-in test trackers never compute (and start without torch)
+            set_threads(args.threads)
         if args.builtin:
             tracker: FrameTracker = BUILTIN[args.builtin](CHANNELS_BY_MODE[args.channels])
         elif args.model:
