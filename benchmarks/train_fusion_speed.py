@@ -24,8 +24,8 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from rgbtfuse.training.fusion import FusionLoss  # noqa: E402
 from rgbtfuse.trackers.builder import build_model, load_experiment, track_config  # noqa: E402
+from rgbtfuse.training.fusion import FusionLoss  # noqa: E402
 
 WEIGHTS = REPO.parent / "shared" / "weights" / "nanotrack" / "pretrained" / "nanotrackv2.pth"
 RECIPES = {

@@ -24,13 +24,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from rgbtfuse.image_fusion.base import ImageFusionNet
-from rgbtfuse.image_fusion.registry import register_model
-from rgbtfuse.image_fusion.tiling import tiled_forward
 from rgbtfuse.checkpoint import load_checkpoint
 from rgbtfuse.errors import CheckpointError
 from rgbtfuse.fewconv import conv_from_few, conv_to_few
 from rgbtfuse.fusion import MultiScaleFusion
+from rgbtfuse.image_fusion.base import ImageFusionNet
+from rgbtfuse.image_fusion.registry import register_model
+from rgbtfuse.image_fusion.tiling import tiled_forward
 
 ENCODER_FILE = "Encoder_weight_IJCAI.pkl"
 DECODER_FILE = "Decoder_weight_IJCAI.pkl"

@@ -17,11 +17,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from rgbtfuse.checkpoint import load_checkpoint
+from rgbtfuse.fusion.llrr import LLRRDecomposition, LowRankSparseDecoder
 from rgbtfuse.image_fusion.base import ImageFusionNet
 from rgbtfuse.image_fusion.registry import register_model
 from rgbtfuse.image_fusion.tiling import tiled_forward
-from rgbtfuse.checkpoint import load_checkpoint
-from rgbtfuse.fusion.llrr import LLRRDecomposition, LowRankSparseDecoder
 
 #: the authors' ε of both min-max normalisations
 EPSILON = 1e-5

@@ -17,10 +17,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from rgbtfuse.image_fusion.base import ImageFusionNet
 from rgbtfuse.checkpoint import extract_state_dict, load_state_dict, read_checkpoint
 from rgbtfuse.errors import ImageSizeError
 from rgbtfuse.fusion.layers import ConvLayer
+from rgbtfuse.image_fusion.base import ImageFusionNet
 
 #: encoder channels per scale in the published models
 NEST_CHANNELS = (64, 112, 160, 208)

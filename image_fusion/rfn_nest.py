@@ -5,8 +5,10 @@ The published model lives in two files: the auto-encoder ``nestfuse_gray_1e2.mod
 ``Final_epoch_2_alpha_700_wir_6.0_wvi_3.0_ssim_vi.model`` (keys ``fusion_block{1..4}.*``). This
 network holds both key sets side by side, so its state dict is exactly their union.
 
->>> net = create_model("rfn_nest", weights="models/")            # folder holding both files
->>> net.load_weights(["nestfuse_gray_1e2.model", "Final_epoch_2_..._ssim_vi.model"])
+>>> net = create_model("rfn_nest", weights="models/")            # doctest: +SKIP
+>>> net.load_weights(["nestfuse_gray_1e2.model", "Final_epoch_2_..._ssim_vi.model"])  # doctest: +SKIP
+
+(``weights`` = the folder holding both published files, or the two files in order.)
 """
 
 from __future__ import annotations
@@ -17,11 +19,11 @@ from typing import Any
 
 import torch
 
-from rgbtfuse.image_fusion.nest import NEST_CHANNELS, NestAutoEncoderNet
-from rgbtfuse.image_fusion.registry import register_model
 from rgbtfuse.checkpoint import load_state_dict
 from rgbtfuse.errors import CheckpointError
 from rgbtfuse.fusion import build_fusion
+from rgbtfuse.image_fusion.nest import NEST_CHANNELS, NestAutoEncoderNet
+from rgbtfuse.image_fusion.registry import register_model
 
 #: file names of the published checkpoints (auto-encoder, RFN)
 PUBLISHED_FILES = ("nestfuse_gray_1e2.model", "Final_epoch_2_alpha_700_wir_6.0_wvi_3.0_ssim_vi.model")

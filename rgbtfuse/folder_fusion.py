@@ -25,8 +25,8 @@ from tqdm import tqdm
 
 from rgbtfuse.device import resolve_device
 from rgbtfuse.errors import ConfigError, ImageSizeError
-from rgbtfuse.modality import visible_alias
 from rgbtfuse.imageio import check_output_apart, check_same_size, pair_folders, read_image, write_image
+from rgbtfuse.modality import visible_alias
 
 #: every network pads each layer by reflection, which needs 2 pixels per side (NestFuse/RFN-Nest need 16)
 MIN_SIDE = 2

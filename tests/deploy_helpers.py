@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
-
 from pysot_seeded import seeded_state_dict
+
 from rgbtfuse.imageio import read_image
 from rgbtfuse.trackers.builder import build_model
 

@@ -136,8 +136,8 @@ def test_demo_with_published_nanotrack_on_vtuav_bus1(tmp_path, shared):
 
 def test_demo_tracker_follows_a_clean_scene():
     """The embedded model tracks the generated target while no failure is scripted."""
-    from rgbtfuse.data.synthetic import SceneConfig, SceneRenderer
     from rgbtfuse.boxes import box_iou
+    from rgbtfuse.data.synthetic import SceneConfig, SceneRenderer
 
     renderer = SceneRenderer(SceneConfig(seed=5, frames=25, width=192, height=144))
     tracker = build_tracker(MODEL_CONFIG, fusion_weights=FUSION_WEIGHTS, mode="fused", device="cpu")

@@ -14,13 +14,14 @@ import torch
 pytest.importorskip("onnxruntime", reason="pip install 'rgbtfuse[onnx]'")
 
 from deploy_helpers import NANO_V2, REPO, seeded_fusion_weights, seeded_pysot_weights, track_side_by_side  # noqa: E402
+
 from rgbtfuse.cli import main  # noqa: E402
 from rgbtfuse.data import load_sequence  # noqa: E402
 from rgbtfuse.errors import ExportError, WeightsError  # noqa: E402
 from rgbtfuse.fusion import available_fusions, build_fusion  # noqa: E402
+from rgbtfuse.trackers.builder import build_model, build_tracker  # noqa: E402
 from rgbtfuse.trackers.deploy.export import export_tracker, fusion_onnx  # noqa: E402
 from rgbtfuse.trackers.deploy.runtime import OnnxSiameseModel, build_onnx_tracker  # noqa: E402
-from rgbtfuse.trackers.builder import build_model, build_tracker  # noqa: E402
 from rgbtfuse.trackers.tracker.crop import to_tensor  # noqa: E402
 
 # float32 kernels of onnxruntime and oneDNN sum in different orders: ~1e-6 relative measured,
@@ -227,10 +228,11 @@ def test_export_command(tmp_path, shared, capsys):
 
 
 def test_trax_server_runs_an_exported_model(v2_exports, tmp_path):
-    from tests.test_vot_trax import Session, require_trax
+    from vot_synth import make_sequence
+
     from rgbtfuse.data.vot_writer import write_vot_sequence
     from rgbtfuse.trackers.vot.frame_trackers import load_onnx_tracker
-    from vot_synth import make_sequence
+    from tests.test_vot_trax import Session, require_trax
 
     require_trax()
     from trax.region import Rectangle

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from rgbtfuse.image_fusion import create_model, list_models, model_info
 from rgbtfuse.cli import main
+from rgbtfuse.image_fusion import create_model, list_models, model_info
 from rgbtfuse.imageio import read_image
 
 H, W = 40, 56

@@ -95,8 +95,8 @@ def test_coarse_map_of_another_size_falls_back_to_upsample_like():
 
 def test_nest_decoder_inference_takes_the_phase_path(monkeypatch):
     """Every decoder node with a coarse input uses the per-phase kernels (a silent fallback would only cost speed)."""
-    from rgbtfuse.image_fusion import create_model
     from rgbtfuse.fusion import layers
+    from rgbtfuse.image_fusion import create_model
 
     calls = []
     monkeypatch.setattr(layers, "add_phases_", lambda out, phases: calls.append(out.shape) or add_phases_(out, phases))

@@ -137,9 +137,9 @@ def test_trained_modules_beat_the_untrained_ones_on_generated_scenes(tmp_path, s
     import warnings
 
     from rgbtfuse.data import load_sequence
+    from rgbtfuse.trackers.builder import build_tracker
     from rgbtfuse.tracking.scoring import track_and_score
     from rgbtfuse.training.validation import synthetic_scenes
-    from rgbtfuse.trackers.builder import build_tracker
 
     weights = shared("weights/nanotrack/pretrained/nanotrackv2.pth")
     seqs = [load_sequence(p) for p in synthetic_scenes({"seeds": [600, 602], "frames": 80}, tmp_path, "test")]
@@ -165,8 +165,8 @@ def test_trained_modules_beat_the_untrained_ones_on_generated_scenes(tmp_path, s
 def test_siamrpn_mobilenetv2_recipe_with_seeded_weights(module):
     """The SiamRPN++ MobileNetV2 recipe yamls build, start as the l1 tracker (three 256-channel
     scales), and one recipe step (pysot anchor loss + l1 regulariser) reaches only fusion."""
-    from rgbtfuse.training.fusion import FusionLoss
     from rgbtfuse.trackers.builder import build_model, load_experiment, track_config
+    from rgbtfuse.training.fusion import FusionLoss
 
     cfg = load_experiment(REPO / f"experiments/siamrpn_mobilev2_l234_{module}_track.yaml")
     torch.manual_seed(0)

@@ -7,12 +7,12 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from rgbtfuse.image_fusion import create_model, list_models
-from rgbtfuse.image_fusion.didfuse import DECODER_FILE, ENCODER_FILE, DIDFuse
-from rgbtfuse.image_fusion.lrrnet import LRRNet
 from rgbtfuse.checkpoint import read_checkpoint
 from rgbtfuse.errors import CheckpointError
 from rgbtfuse.fusion import build_fusion
+from rgbtfuse.image_fusion import create_model, list_models
+from rgbtfuse.image_fusion.didfuse import DECODER_FILE, ENCODER_FILE, DIDFuse
+from rgbtfuse.image_fusion.lrrnet import LRRNet
 from rgbtfuse.imageio import read_image
 
 LRRNET_WEIGHTS = "weights/lrrnet/final_lrr_net_lam2_1.5_wir_3.0_lam3_gram_2000_epoch_4_block_4.model"

@@ -129,9 +129,9 @@ def test_anchor_targets_follow_pysot():
 def test_rpn_tracking_loss_trains_a_siamrpn_fusion():
     import yaml
 
-    from rgbtfuse.training.fusion import FusionLoss
     from rgbtfuse.trackers.builder import build_model
     from rgbtfuse.trackers.tracker.base import TrackConfig
+    from rgbtfuse.training.fusion import FusionLoss
 
     cfg = yaml.safe_load(open("experiments/siamrpn_mobilev2_l234_rfn.yaml"))
     cfg["fusion"]["name"] = "rfn_light"

@@ -14,8 +14,8 @@ from rgbtfuse.data import load_sequence
 from rgbtfuse.errors import InitBoxError
 from rgbtfuse.imageio import read_image
 from rgbtfuse.trackers.builder import build_tracker, load_experiment
-from rgbtfuse.trackers.tracker.crop import get_subwindow
 from rgbtfuse.trackers.grids import make_points
+from rgbtfuse.trackers.tracker.crop import get_subwindow
 
 REPO = Path(__file__).resolve().parents[1]
 AUTHORS = json.loads((REPO / "tests/data/nanotrack_bus1_authors.json").read_text())

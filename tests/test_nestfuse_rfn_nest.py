@@ -15,9 +15,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from rgbtfuse.errors import CheckpointError, ConfigError, ImageSizeError
 from rgbtfuse.image_fusion import create_model, list_models
 from rgbtfuse.image_fusion.rfn_nest import PUBLISHED_FILES
-from rgbtfuse.errors import CheckpointError, ConfigError, ImageSizeError
 
 KEYS = json.loads((Path(__file__).parent / "data" / "nest_published_keys.json").read_text())
 EPS = 1e-5

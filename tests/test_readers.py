@@ -229,7 +229,7 @@ def test_vt_boxes_from_masks(tmp_path, name, mask_ext):
     assert seq.static and seq.layout == name
     assert [p.stem for p in seq.rgb_frames] == ["1", "2", "3", "10"]
     assert [p.stem for p in seq.ir_frames] == ["1", "2", "3", "10"]
-    for i, stem in enumerate(["1", "2", "10"]):
+    for stem in ["1", "2", "10"]:
         j = [p.stem for p in seq.rgb_frames].index(stem)
         np.testing.assert_allclose(seq.boxes[j], rects[stem])
     assert seq.valid.tolist() == [True, True, False, True]

@@ -20,8 +20,8 @@ from pysot_seeded import seeded_image, seeded_state_dict
 from rgbtfuse.checkpoint import load_checkpoint
 from rgbtfuse.errors import CheckpointError
 from rgbtfuse.fusion import available_fusions
-from rgbtfuse.trackers.models.siamrpn import build_siamrpn
 from rgbtfuse.trackers.grids import anchor_grid
+from rgbtfuse.trackers.models.siamrpn import build_siamrpn
 from rgbtfuse.trackers.tracker.base import TrackConfig
 from rgbtfuse.trackers.tracker.crop import get_subwindow, to_tensor
 from rgbtfuse.trackers.tracker.siamrpn_tracker import SiamRPNTracker

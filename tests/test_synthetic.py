@@ -36,7 +36,10 @@ def test_failures_change_the_right_modality():
     cross = SceneRenderer(_cfg(failures=[Failure("crossover", 10, 30)])).render(20)
     assert night[0].mean() < 0.5 * base[0].mean()  # RGB dark
     x, y, w, h = base[2].astype(int)
-    target_ir = lambda fr: fr[1][y + h // 3 : y + 2 * h // 3, x + w // 3 : x + 2 * w // 3].mean()
+
+    def target_ir(fr):
+        return fr[1][y + h // 3 : y + 2 * h // 3, x + w // 3 : x + 2 * w // 3].mean()
+
     assert target_ir(cross) < target_ir(base) - 60  # target cooled to the background
     assert np.abs(cross[0].astype(int) - base[0].astype(int)).mean() < 6  # RGB untouched but noise
 

@@ -10,13 +10,13 @@ import sys
 from pathlib import Path
 
 import numpy as np
+from test_track_cli import V2_L1, make_vtuav
 
 from rgbtfuse.atomic import atomic_path
 from rgbtfuse.cli import main
 from rgbtfuse.data import load_sequence
-from rgbtfuse.tracking import track_modes, track_sequence
-from test_track_cli import V2_L1, make_vtuav
 from rgbtfuse.trackers.builder import build_tracker
+from rgbtfuse.tracking import track_modes, track_sequence
 
 
 def _track(tmp_path: Path, weights: str, seq: Path, *extra: str) -> int:

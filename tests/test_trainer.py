@@ -156,7 +156,7 @@ def test_two_process_gloo_matches_one_process(tmp_path, kind):
     # with res_scale, which starts at 0), so float summation-order differences of the all-reduce are
     # amplified in its weights (measured ≤ 1e-5 absolute); the losses must still agree to 1e-5.
     atol = 1e-7 if kind == "channel" else 1e-4
-    for rank, losses, state in results:
+    for _, losses, state in results:
         assert losses == pytest.approx(single, rel=1e-5)
         for key, value in fusion.state_dict().items():
             torch.testing.assert_close(torch.from_numpy(state[key]), value.detach(), rtol=1e-5, atol=atol)

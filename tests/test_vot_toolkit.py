@@ -15,13 +15,13 @@ import sys
 from pathlib import Path
 
 import pytest
+from vot_synth import make_sequence
 
 from rgbtfuse.cli import main
 from rgbtfuse.data.vot_writer import write_list, write_vot_sequence
 from rgbtfuse.errors import VotError
-from tests.conftest import REPO_ROOT, require_vot_toolkit
 from rgbtfuse.trackers.vot.run import run_workspace
-from vot_synth import make_sequence
+from tests.conftest import REPO_ROOT, require_vot_toolkit
 
 pytestmark = pytest.mark.slow
 

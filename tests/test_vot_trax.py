@@ -9,10 +9,10 @@ import sys
 import threading
 
 import pytest
+from vot_synth import make_sequence
 
 from rgbtfuse.data.vot_writer import write_vot_sequence
 from tests.conftest import REPO_ROOT
-from vot_synth import make_sequence
 
 
 def require_trax():

@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 import pytest
+from vot_synth import make_sequence
 
 from rgbtfuse.cli import main
 from rgbtfuse.data import load_sequence
@@ -15,7 +16,6 @@ from rgbtfuse.trackers.vot.frame_trackers import OracleTracker, StaticTracker
 from rgbtfuse.trackers.vot.regions import RegionError, parse_vot_region, polygon_to_box
 from rgbtfuse.trackers.vot.run import summarize
 from rgbtfuse.trackers.vot.workspace import TrackerSpec, init_workspace
-from vot_synth import make_sequence
 
 
 def test_polygon_to_box_follows_pysot_convention():

@@ -115,7 +115,8 @@ def run_dataset(config: str | Path, weights: str | Path, dataset: str, root: str
     Sequences whose box file exists are skipped (resume); ``workers`` processes each build a
     tracker with ``threads`` torch threads (``device="cuda"``: worker ``k`` uses GPU ``k`` modulo
     the GPUs present). With ``workers=1`` tracking runs in this process, which keeps its own
-    torch thread count unless it handed it to rgbtfuse (:func:`rgbtfuse.runtime.set_threads`). A sequence that fails is reported in the summary, the others go on.
+    torch thread count unless it handed it to rgbtfuse (:func:`rgbtfuse.runtime.set_threads`).
+    A sequence that fails is reported in the summary, the others go on.
     ``backend="onnxruntime"``: ``config`` is a folder written by ``rgbtfuse export`` (``weights``
     unused). ``evaluate``: once every sequence has results, score them with :mod:`rgbtfuse.evaluation`
     (ground truth from ``root``) and write the report to ``out/eval``.

@@ -75,13 +75,12 @@ def run(args: argparse.Namespace) -> int:
     import cv2
 
     from rgbtfuse.data import load_sequence
-    from rgbtfuse.data.synthetic import write_vot_sequence
+    from rgbtfuse.data.synthetic import failure_intervals, write_vot_sequence
     from rgbtfuse.demo import DEMO_SEED, FUSION_WEIGHTS, MODEL_CONFIG, demo_scene
-    from rgbtfuse.data.synthetic import failure_intervals
-    from rgbtfuse.tracking.scoring import track_and_score
     from rgbtfuse.demo.report import iou_plot, markdown, summarize
-    from rgbtfuse.tracking import draw_frame, open_video, write_boxes
     from rgbtfuse.trackers.models.siamese import BRANCHES
+    from rgbtfuse.tracking import draw_frame, open_video, write_boxes
+    from rgbtfuse.tracking.scoring import track_and_score
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

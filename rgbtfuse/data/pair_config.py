@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import fields
 from typing import Any
 
+from rgbtfuse.config import from_dict
 from rgbtfuse.data.augment import GeometricAug, ModalityDropout, PhotometricAug, SensorFailure
 from rgbtfuse.data.sampling import PairConfig
-from rgbtfuse.config import from_dict
 
 _NESTED = {"template": GeometricAug, "search": GeometricAug, "rgb": PhotometricAug, "ir": PhotometricAug, "dropout": ModalityDropout, "degrade": SensorFailure}
 

@@ -278,14 +278,6 @@ def write_vot_sequence(cfg: SceneConfig, out_dir: str | Path, name: str | None =
     return out
 
 
-def failure_intervals(cfg: SceneConfig) -> dict[str, list[tuple[int, int]]]:
-    """``{kind: [(start, end), ...]}`` of a config's scripted failures."""
-    out: dict[str, list[tuple[int, int]]] = {}
-    for f in cfg.failures:
-        out.setdefault(f.kind, []).append((f.start, f.end))
-    return out
-
-
 def failure_intervals(seq: Sequence) -> dict[str, list[tuple[int, int]]]:
     """``{tag: [(start, end), ...]}`` (end exclusive) from the sequence's per-frame tags of the
     synthetic failure kinds (generated scenes; real VOT sequences may carry other tags)."""

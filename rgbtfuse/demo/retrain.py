@@ -32,7 +32,8 @@ def git_revision() -> str:
     """``git describe``-like revision of the source tree, or ``unknown`` outside a checkout."""
     try:
         rev = subprocess.run(["git", "rev-parse", "HEAD"], cwd=MODEL_CONFIG.parent, capture_output=True, text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=MODEL_CONFIG.parent, capture_output=True, text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=MODEL_CONFIG.parent,
+                               capture_output=True, text=True, check=True).stdout.strip()
         return rev + ("-dirty" if dirty else "")
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
@@ -82,7 +83,8 @@ def retrain(out: Path, steps: int | None = None, resume: bool = False) -> Path:
     log = (out / "train" / "log.csv").read_text().splitlines()
     manifest = {
         "command": "rgbtfuse demo --retrain" + (f" --steps {steps}" if steps else ""),
-        "equivalent": f"generate scenes {TRAIN_SEEDS[0]}..{TRAIN_SEEDS[-1]} with rgbtfuse.data.synthetic, then rgbtfuse train-fusion --config {config_path.name}",
+        "equivalent": f"generate scenes {TRAIN_SEEDS[0]}..{TRAIN_SEEDS[-1]} with rgbtfuse.data.synthetic, "
+                      f"then rgbtfuse train-fusion --config {config_path.name}",
         "seed": cfg["train"]["seed"],
         "git_revision": git_revision(),
         "python": sys.version.split()[0],
@@ -105,8 +107,8 @@ def evaluate(config: Path, fusion_weights: Path, folder: Path) -> dict[str, Any]
     import numpy as np
 
     from rgbtfuse.data import load_sequence
-    from rgbtfuse.tracking.scoring import track_and_score
     from rgbtfuse.trackers.builder import build_tracker
+    from rgbtfuse.tracking.scoring import track_and_score
 
     def scores(seed: int) -> dict[str, float]:
         seq = load_sequence(write_vot_sequence(demo_scene(seed=seed), folder / f"scene_{seed}"))

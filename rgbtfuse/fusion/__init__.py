@@ -5,6 +5,7 @@
 """
 
 from rgbtfuse.fusion import attention, baselines, gate, llrr, rfn  # noqa: F401  (register the fusion modules)
-from rgbtfuse.fusion.base import FusionModule, MultiScaleFusion, available_fusions, build_fusion, register_fusion
+from rgbtfuse.fusion.base import FusionModule, available_fusions, register_fusion
+from rgbtfuse.fusion.build import MultiScaleFusion, build_fusion
 
 __all__ = ["FusionModule", "MultiScaleFusion", "available_fusions", "build_fusion", "register_fusion"]

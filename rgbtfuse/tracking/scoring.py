@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rgbtfuse.data import Sequence
 from rgbtfuse.boxes import box_iou
+from rgbtfuse.data import Sequence
 from rgbtfuse.errors import RgbtfuseError
 from rgbtfuse.tracking.frames import FrameReader
 from rgbtfuse.tracking.loop import Tracker, TrackResult, annotated, track_modes

@@ -43,7 +43,7 @@ class ValConfig:
     synthetic: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def from_dict(cls, cfg: dict[str, Any] | None) -> "ValConfig | None":
+    def from_dict(cls, cfg: dict[str, Any] | None) -> ValConfig | None:
         if not cfg:
             return None
         out = from_dict(cls, cfg, "val")
@@ -120,8 +120,8 @@ class Validator:
                 self.fixed[mode] = scores
 
     def _track(self, mode: str, fusion_weights: Path | None) -> dict[str, float]:
-        from rgbtfuse.tracking.scoring import track_and_score
         from rgbtfuse.trackers.builder import build_tracker
+        from rgbtfuse.tracking.scoring import track_and_score
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")

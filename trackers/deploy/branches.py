@@ -46,7 +46,7 @@ def template_state(model: SiameseRGBT) -> dict[str, torch.Tensor]:
     if _is_siamrpn(model):
         kernels = model.kernels if isinstance(model.kernels, list) else [model.kernels]
         levels = range(2, 2 + len(kernels)) if len(kernels) > 1 else [""]
-        return {name: t for lvl, (c, l) in zip(levels, kernels) for name, t in ((f"cls_kernel{lvl}", c), (f"loc_kernel{lvl}", l))}
+        return {name: t for lvl, (cls, loc) in zip(levels, kernels) for name, t in ((f"cls_kernel{lvl}", cls), (f"loc_kernel{lvl}", loc))}
     zf = model.zf or []
     return {"zf": zf[0]} if len(zf) == 1 else {f"zf{i}": f for i, f in enumerate(zf)}
 

@@ -31,9 +31,9 @@ from torch import nn
 from rgbtfuse import __version__
 from rgbtfuse.atomic import atomic_path
 from rgbtfuse.errors import ConfigError, ExportError
+from rgbtfuse.trackers.builder import build_model, load_experiment, track_config
 from rgbtfuse.trackers.deploy.branches import SearchBranch, TemplateBranch, mode_inputs, template_state
 from rgbtfuse.trackers.deploy.manifest import FORMAT, MANIFEST, VERSION, file_entry, write_manifest
-from rgbtfuse.trackers.builder import build_model, load_experiment, track_config
 from rgbtfuse.trackers.models.siamese import SiameseRGBT
 from rgbtfuse.trackers.tracker.base import TrackConfig
 

@@ -79,7 +79,7 @@ class OnnxSiameseModel:
         self.mode: str = self.manifest["mode"]
         self.state: list[np.ndarray] | None = None
 
-    def eval(self) -> "OnnxSiameseModel":
+    def eval(self) -> OnnxSiameseModel:
         return self
 
     @staticmethod

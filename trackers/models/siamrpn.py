@@ -30,13 +30,13 @@ import torch
 import yaml
 
 from rgbtfuse.errors import ConfigError
+from rgbtfuse.trackers.grids import AnchorConfig
 from rgbtfuse.trackers.models.backbone.mobile_v2 import mobilenetv2
 from rgbtfuse.trackers.models.backbone.resnet_atrous import resnet50
 from rgbtfuse.trackers.models.fusion_config import FusionConfig
 from rgbtfuse.trackers.models.head.rpn import DepthwiseRPN, MultiRPN
 from rgbtfuse.trackers.models.neck.adjust import AdjustAllLayer, AdjustLayer
 from rgbtfuse.trackers.models.siamese import SiameseRGBT
-from rgbtfuse.trackers.grids import AnchorConfig
 
 BACKBONES = {"resnet50": resnet50, "mobilenetv2": mobilenetv2}
 NECKS = {"AdjustLayer": AdjustLayer, "AdjustAllLayer": AdjustAllLayer}

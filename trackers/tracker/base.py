@@ -20,7 +20,6 @@ from rgbtfuse.errors import ConfigError, InitBoxError
 from rgbtfuse.trackers.models.siamese import SiameseRGBT
 from rgbtfuse.trackers.tracker.crop import get_subwindow, to_tensor
 
-
 #: options that may be 0 (weights); sizes and strides must be positive
 _MAY_BE_ZERO = {"base_size", "penalty_k", "window_influence", "context_amount", "lr"}
 

@@ -49,7 +49,7 @@ class DecisionConfig:
     consensus: bool = False
 
     @classmethod
-    def from_dict(cls, cfg: dict[str, Any] | None) -> "DecisionConfig":
+    def from_dict(cls, cfg: dict[str, Any] | None) -> DecisionConfig:
         out = from_dict(cls, cfg, "decision")
         if out.rule not in RULES:
             raise ConfigError(f"decision.rule {out.rule!r}: expected one of {RULES}")

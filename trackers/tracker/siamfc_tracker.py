@@ -11,11 +11,11 @@ import numpy as np
 import torch
 
 from rgbtfuse.errors import ConfigError
+from rgbtfuse.trackers.grids import make_points
 from rgbtfuse.trackers.models.filterbank import build_filterbank
 from rgbtfuse.trackers.models.siamese import SiameseRGBT
 from rgbtfuse.trackers.registry import register_tracker
 from rgbtfuse.trackers.tracker.base import SiameseTracker, TrackConfig
-from rgbtfuse.trackers.grids import make_points
 
 #: the filter-bank demo tracker: stride-8 maps, 17×17 score map, box size kept (no regression)
 FILTERBANK_TRACK_DEFAULTS = {

@@ -7,10 +7,10 @@ import torch
 import torch.nn.functional as F
 
 from rgbtfuse.errors import ConfigError
+from rgbtfuse.trackers.grids import AnchorConfig, anchor_grid
 from rgbtfuse.trackers.models.siamese import SiameseRGBT
 from rgbtfuse.trackers.models.siamrpn import build_siamrpn
 from rgbtfuse.trackers.registry import register_tracker
-from rgbtfuse.trackers.grids import AnchorConfig, anchor_grid
 from rgbtfuse.trackers.tracker.base import SiameseTracker, TrackConfig
 
 
