@@ -1,4 +1,4 @@
-"""A TraX test tracker for ``tests/test_vot_sparse.py``: imperfect, deterministic, sometimes lost.
+"""A TraX test tracker for ``tests/vot/test_vot_sparse.py``: imperfect, deterministic, sometimes lost.
 
 It reports the sequence's ground truth shifted by ``(dx(frame), DY)`` pixels, ``dx`` cycling through
 2, 3, 4 every 10 frames (IoU 0.69, 0.64, 0.59 on the generated 24x18 target, so A is neither 0 nor 1

@@ -17,7 +17,7 @@ from rgbtfuse.fusion import build_fusion
 from rgbtfuse.trackers.builder import build_model, build_tracker
 from rgbtfuse.trackers.models.filterbank import FilterBank, ncc_map
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def test_ncc_map_matches_a_direct_computation():

@@ -14,7 +14,7 @@ from rgbtfuse.trackers.models.siamese import BRANCHES
 from rgbtfuse.trackers.tracker.base import TrackConfig
 from rgbtfuse.trackers.tracker.decision import DecisionConfig, DecisionTracker, apce
 from rgbtfuse.trackers.tracker.siamrpn_tracker import SiamRPNTracker
-from tests.test_siamrpn_rgbt import INIT_BOX, frames, tiny_model
+from tests.trackers.test_siamrpn_rgbt import INIT_BOX, frames, tiny_model
 
 NANO = load_experiment("experiments/nanotrack_v2_l1.yaml")
 

@@ -22,7 +22,7 @@ from rgbtfuse.errors import CheckpointError, ConfigError, InitBoxError, OutputEr
 from rgbtfuse.training.optim import OptimConfig
 from rgbtfuse.training.trainer import LoopConfig, Trainer
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 NANOTRACK = "weights/nanotrack/pretrained/nanotrackv2.pth"
 LRRNET = "weights/lrrnet/final_lrr_net_lam2_1.5_wir_3.0_lam3_gram_2000_epoch_4_block_4.model"
 BUS1 = "data/rgbt/vtuav_bus1"
@@ -443,6 +443,6 @@ def test_vot_init_refuses_the_stock_supervised_experiment_on_sparse_ground_truth
     assert rc == 1 and "90 frames have no ground truth" in err and "groundtruth.txt" in err
     assert "rgbtfuse.trackers.vot.analysis.SupervisedExperiment" in err  # the way out is named
     assert not (tmp_path / "ws" / "config.yaml").exists()
-    # rgbtfuse's reset stack handles unannotated frames (run end to end in tests/test_vot_sparse.py)
+    # rgbtfuse's reset stack handles unannotated frames (run end to end in tests/vot/test_vot_sparse.py)
     assert main(["vot", "init", "--workspace", str(tmp_path / "ws"), "--stack", "vot2019-rgbtir-reset",
                  "--sequences", str(sequences), "--tracker", "oracle"]) == 0

@@ -232,7 +232,7 @@ def test_trax_server_runs_an_exported_model(v2_exports, tmp_path):
 
     from rgbtfuse.data.vot_writer import write_vot_sequence
     from rgbtfuse.trackers.vot.frame_trackers import load_onnx_tracker
-    from tests.test_vot_trax import Session, require_trax
+    from tests.vot.test_vot_trax import Session, require_trax
 
     require_trax()
     from trax.region import Rectangle

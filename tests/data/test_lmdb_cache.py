@@ -18,7 +18,7 @@ from rgbtfuse.data.context_crop import context_crop, context_size, target_in_cro
 from rgbtfuse.data.lmdb_cache import CropCache, CropParams, build_cache, decode_crop, encode_crop, iter_keys, verify_cache
 from rgbtfuse.errors import ConfigError, DatasetLayoutError, ImageReadError, SizeMismatchError
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _bright_region(img: np.ndarray) -> np.ndarray:

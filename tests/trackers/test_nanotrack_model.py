@@ -12,7 +12,7 @@ from rgbtfuse.errors import CheckpointError, ConfigError
 from rgbtfuse.trackers.builder import build_model, load_experiment
 from rgbtfuse.trackers.models.nanotrack import NanoTrack
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 EXPERIMENTS = {v: REPO / f"experiments/nanotrack_v{v}.yaml" for v in "123"}
 OUTPUT_SIDE = {"1": 16, "2": 16, "3": 15}
 CHANNELS = {"1": 48, "2": 48, "3": 96}

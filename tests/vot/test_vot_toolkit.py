@@ -169,5 +169,5 @@ def test_nanotrack_v2_decision_through_trax_on_a_scene_and_bus1(evaluated, share
         dfat = results(ws)["dfat"]
         for key in ("eao", "accuracy", "robustness"):
             assert dfat[key] is not None and 0.0 <= dfat[key] <= 1.0
-        # follows the target, not a static box (bus1: A on its annotated frames only, tests/test_vot_sparse.py)
+        # follows the target, not a static box (bus1: A on its annotated frames only, tests/vot/test_vot_sparse.py)
         assert dfat["accuracy"] > 0.3, name

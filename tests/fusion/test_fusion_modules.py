@@ -215,8 +215,8 @@ def test_every_registered_fusion_is_tested():
     tested = {"add", "sum", "mean", "average", "max", "l1", "l1_norm", "nuclear", "nuclear_norm", "sca", "attention",
               "attention_avg", "attention_max", "attention_nuclear", "spatial_attention", "channel_attention",
               "rfn", "rfn_light",
-              "llrr",  # llrr: tests/test_fusion_llrr.py (naive Eq. 8-9, gradcheck, odd sizes, batch)
-              "gate"}  # gate: batch/odd-size cases here, mean rule at init and weights in tests/test_demo.py
+              "llrr",  # llrr: tests/fusion/test_fusion_llrr.py (naive Eq. 8-9, gradcheck, odd sizes, batch)
+              "gate"}  # gate: batch/odd-size cases here, mean rule at init and weights in tests/demo/test_demo.py
     aliases_ok = {"sum": "add", "average": "mean", "l1_norm": "l1", "nuclear_norm": "nuclear", "attention": "sca"}
     for alias, name in aliases_ok.items():
         assert type(build_fusion(alias, 2)) is type(build_fusion(name, 2))

@@ -16,7 +16,7 @@ from rgbtfuse.errors import CheckpointError, ConfigError
 from rgbtfuse.fusion import build_fusion
 from rgbtfuse.weights import WEIGHTS, resolve_weights
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 TRAINED = REPO / "rgbtfuse" / "trained"
 
 

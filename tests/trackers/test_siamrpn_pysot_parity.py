@@ -1,4 +1,4 @@
-"""SiamRPN++ against pysot's own code (expected numbers in tests/data/pysot_parity.json).
+"""SiamRPN++ against pysot's own code (expected numbers in tests/fixtures/pysot_parity.json).
 
 The json was produced by running STVIR/pysot (``ModelBuilder``, ``SiamRPNTracker``, CPU) with
 the seeded weights/inputs of :mod:`pysot_seeded`; see docs/siamrpn.md.
@@ -26,8 +26,8 @@ from rgbtfuse.trackers.tracker.base import TrackConfig
 from rgbtfuse.trackers.tracker.crop import get_subwindow, to_tensor
 from rgbtfuse.trackers.tracker.siamrpn_tracker import SiamRPNTracker
 
-REPO = Path(__file__).resolve().parents[1]
-EXPECTED = json.loads((REPO / "tests/data/pysot_parity.json").read_text())
+REPO = Path(__file__).resolve().parents[2]
+EXPECTED = json.loads((REPO / "tests/fixtures/pysot_parity.json").read_text())
 CONFIGS = {"siamrpn_r50_l234_dwxcorr": "r50_l234", "siamrpn_mobilev2_l234_dwxcorr": "mobilev2_l234"}
 KEY_COUNTS = {"siamrpn_r50_l234_dwxcorr": 458, "siamrpn_mobilev2_l234_dwxcorr": 450}
 

@@ -12,7 +12,7 @@ import pytest
 
 from rgbtfuse.cli import main
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 V2 = str(REPO / "experiments/nanotrack_v2.yaml")
 V2_L1 = str(REPO / "experiments/nanotrack_v2_l1.yaml")
 
@@ -98,7 +98,7 @@ def test_bus1_rgb_matches_authors_iou(shared, tmp_path, capsys):
     assert rc == 0
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["iou_frames"] == 10 and summary["mean_iou"] == pytest.approx(0.880, abs=0.0015)
-    ref = np.asarray(json.loads((REPO / "tests/data/nanotrack_bus1_authors.json").read_text())["v2"])
+    ref = np.asarray(json.loads((REPO / "tests/fixtures/nanotrack_bus1_authors.json").read_text())["v2"])
     assert np.abs(np.loadtxt(tmp_path / "boxes.txt", delimiter=",") - ref).max() < 0.5
 
 

@@ -17,8 +17,8 @@ from rgbtfuse.trackers.builder import build_tracker, load_experiment
 from rgbtfuse.trackers.grids import make_points
 from rgbtfuse.trackers.tracker.crop import get_subwindow
 
-REPO = Path(__file__).resolve().parents[1]
-AUTHORS = json.loads((REPO / "tests/data/nanotrack_bus1_authors.json").read_text())
+REPO = Path(__file__).resolve().parents[2]
+AUTHORS = json.loads((REPO / "tests/fixtures/nanotrack_bus1_authors.json").read_text())
 TRAINING_FREE = [{"name": n} for n in ("add", "l1", "max", "mean", "nuclear")] + [
     {"name": "sca", "pooling": p} for p in ("avg", "max", "nuclear")
 ]

@@ -17,7 +17,7 @@ import yaml
 from rgbtfuse.cli import main
 from rgbtfuse.trackers.builder import build_model
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _config(tmp_path: Path, shared, fusion: str, loss: dict, steps: int = 6) -> Path:
