@@ -23,10 +23,10 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from rgbtfuse.boxes import box_iou  # noqa: E402
 from rgbtfuse.data import load_sequence  # noqa: E402
-from rgbtfuse.data.annotations import box_iou  # noqa: E402
+from rgbtfuse.trackers.builder import build_tracker, load_experiment  # noqa: E402
 from rgbtfuse.tracking import FrameReader, annotated  # noqa: E402
-from trackers.models.builder import build_tracker, load_experiment  # noqa: E402
 
 LETTERS = {"rgb": "r", "ir": "i", "fused": "f", "dfat": "d", None: "-"}
 

@@ -22,14 +22,14 @@ UNTILED = ("nestfuse", "rfn_nest")
 _CHILD = """
 import resource, sys, time, numpy as np, torch
 sys.path.insert(0, {root!r})
-from image_fusion import create_model
+from rgbtfuse.image_fusion import create_model
 from rgbtfuse.runtime import retain_freed_memory
 retain_freed_memory()  # as the rgbtfuse command runs
 m = create_model({model!r}{tile_arg})
 base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 rng = np.random.default_rng(0)
 ir = rng.integers(0, 256, ({h}, {w}), dtype=np.uint8); vis = rng.integers(0, 256, ({h}, {w}), dtype=np.uint8)
-t = time.perf_counter(); m.fuse_arrays(ir, vis); s = time.perf_counter() - t
+t = time.perf_counter(); m.fuse_arrays(vis, ir); s = time.perf_counter() - t
 print(base, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, s)
 """
 

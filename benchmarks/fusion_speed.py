@@ -60,10 +60,10 @@ import torch.nn.functional as F
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from image_fusion import create_model
-from rgbtfuse.checkpoint import extract_state_dict, read_checkpoint
-from rgbtfuse.imageio import pair_folders, read_image
-from rgbtfuse.runtime import retain_freed_memory
+from rgbtfuse.checkpoint import extract_state_dict, read_checkpoint  # noqa: E402
+from rgbtfuse.image_fusion import create_model  # noqa: E402
+from rgbtfuse.imageio import pair_folders, read_image  # noqa: E402
+from rgbtfuse.runtime import retain_freed_memory  # noqa: E402
 
 EPS_NEST = 1e-5  # NestFuse's EPSILON in its fusion strategy
 
@@ -347,7 +347,7 @@ class _Requests:
         model = self.model(name, strategy)
         ir, vis = read_image(ir_path, "gray"), read_image(vis_path, "gray")
         if kind == "ours":
-            return _timed(model.fuse_arrays, ir, vis)
+            return _timed(model.fuse_arrays, vis, ir)
         if kind == "authors":
             extra = {"weights": self.weights[name]} if name in ("lrrnet", "didfuse") else {}
             return _timed(functools.partial(AUTHORS[name], model, strategy=strategy, **extra), ir, vis)

@@ -78,7 +78,7 @@ def _config(name: str, work: Path, size: int | None = None) -> dict:
     if size:
         cfg["data"]["size"] = size
     if name == "rfn_nest_stage2":
-        from image_fusion.nestfuse import NestFuse
+        from rgbtfuse.image_fusion.nestfuse import NestFuse
 
         torch.save(NestFuse().state_dict(), work / "ae.model")
         cfg["model"] = {"autoencoder": str(work / "ae.model")}

@@ -12,7 +12,7 @@ per-layer barrier while a sibling thread is descheduled: ``--threads 2`` can the
 slower than ``--threads 1`` (``OMP_WAIT_POLICY=PASSIVE`` avoids most of it); the report records
 the load average. ``cv2.TrackerNano`` (OpenCV's RGB-only NanoTrack v2,
 ONNX) is timed the same way as a speed peer when OpenCV has it, and NanoTrack v2 exported to ONNX
-(rgb and fused, ``trackers.deploy``) runs in onnxruntime with ``--threads`` threads when it is
+(rgb and fused, ``rgbtfuse.trackers.deploy``) runs in onnxruntime with ``--threads`` threads when it is
 installed: ``onnxruntime_*`` keys, in the same rounds as PyTorch and OpenCV, with ratios
 ``onnxruntime_fused_over_cv2``, ``onnxruntime_rgb_over_cv2``, ``onnxruntime_fused_over_pytorch_fused``.
 
@@ -40,8 +40,8 @@ SHARED = REPO.parent / "shared"
 sys.path.insert(0, str(REPO))
 
 from rgbtfuse.imageio import read_image  # noqa: E402
-from trackers.models.builder import build_tracker, load_experiment  # noqa: E402
-from trackers.tracker.decision import DecisionTracker  # noqa: E402
+from rgbtfuse.trackers.builder import build_tracker, load_experiment  # noqa: E402
+from rgbtfuse.trackers.tracker.decision import DecisionTracker  # noqa: E402
 
 BUS1 = SHARED / "data/rgbt/vtuav_bus1"
 NANO_WEIGHTS = SHARED / "weights/nanotrack/pretrained/nanotrackv2.pth"
@@ -124,8 +124,8 @@ def onnx_trackers(fusion: str, threads: int, folder: Path) -> dict[str, object]:
         return {}
     if not NANO_WEIGHTS.is_file():
         return {}
-    from trackers.deploy.export import export_tracker
-    from trackers.deploy.runtime import build_onnx_tracker
+    from rgbtfuse.trackers.deploy.export import export_tracker
+    from rgbtfuse.trackers.deploy.runtime import build_onnx_tracker
 
     cfg = load_experiment(REPO / "experiments/nanotrack_v2.yaml")
     out = {}
@@ -143,7 +143,7 @@ def model_tracker(name: str, fusion: str, device: str):
         weights = NANO_WEIGHTS if NANO_WEIGHTS.is_file() else None
     elif name == "siamrpn_r50":
         try:
-            import trackers.models.siamrpn  # noqa: F401
+            import rgbtfuse.trackers.models.siamrpn  # noqa: F401
         except ImportError:
             return None
         found = sorted(REPO.glob("experiments/siamrpn_r50*.yaml"))

@@ -24,9 +24,8 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from rgbtfuse.trackers.builder import build_model, load_experiment, track_config  # noqa: E402
 from rgbtfuse.training.fusion import FusionLoss  # noqa: E402
-from trackers.models.builder import TRACK_DEFAULTS, build_model, load_experiment  # noqa: E402
-from trackers.tracker.base import TrackConfig  # noqa: E402
 
 WEIGHTS = REPO.parent / "shared" / "weights" / "nanotrack" / "pretrained" / "nanotrackv2.pth"
 RECIPES = {
@@ -53,7 +52,7 @@ def measure(name: str, yaml_name: str, batch: int, steps: int, warmup: int = 1) 
     model = build_model(cfg, weights=WEIGHTS if WEIGHTS.is_file() else None, mode="fused")
     model.freeze_all_but_fusion()
     model.train()
-    track_cfg = TrackConfig.from_dict({**TRACK_DEFAULTS.get("nanotrack", {}), **(cfg.get("track") or {})})
+    track_cfg = track_config(cfg)
     loss_fn = FusionLoss(model, train.get("loss", {"name": "rfn"}), float(train.get("tracking_weight", 0.0)), track_cfg,
                          train.get("tracking"))
     params = [p for p in model.fusion.parameters() if p.requires_grad]

@@ -3,7 +3,7 @@
 The toolkit's multistart experiment initialises the tracker once per anchor; a server that must
 be restarted for each (``restart = true`` in trackers.ini, or a server that cannot re-initialise)
 pays interpreter start, imports and model loading every time. This drives
-``python -m trackers.vot.trax_server`` with a TraX client both ways, on the same frames
+``python -m rgbtfuse.trackers.vot.trax_server`` with a TraX client both ways, on the same frames
 (``../shared/data/rgbt/vtuav_bus1`` converted to VOT), interleaved, and prints JSON.
 
     python benchmarks/vot_restart.py --builtin static
@@ -34,7 +34,7 @@ class Server:
         from trax.client import Client
 
         env = dict(os.environ, PYTHONPATH=str(REPO))
-        self.proc = subprocess.Popen([sys.executable, "-m", "trackers.vot.trax_server", *args], cwd=REPO,
+        self.proc = subprocess.Popen([sys.executable, "-m", "rgbtfuse.trackers.vot.trax_server", *args], cwd=REPO,
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
         self.client = Client(stream=(self.proc.stdin.fileno(), self.proc.stdout.fileno()), log=lambda _: None)
 

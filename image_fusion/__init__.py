@@ -1,6 +1,15 @@
-"""Standalone infrared/visible image-fusion networks built on :mod:`rgbtfuse.fusion` modules."""
+"""Standalone infrared/visible image-fusion networks built on :mod:`rgbtfuse.fusion` modules.
 
-from image_fusion import didfuse, lrrnet, nestfuse, rfn_nest  # noqa: F401  (register the models)
-from image_fusion.registry import create_model, list_models, register_model
+Every module of this package is imported here, so a network registered in a new file of this
+folder (:func:`register_model`) is available to :func:`create_model` and ``rgbtfuse fuse``.
+"""
 
-__all__ = ["create_model", "list_models", "register_model"]
+import importlib
+import pkgutil
+
+from rgbtfuse.image_fusion.registry import ModelInfo, create_model, list_models, model_info, register_model
+
+for _module in pkgutil.iter_modules(__path__):
+    importlib.import_module(f"{__name__}.{_module.name}")
+
+__all__ = ["ModelInfo", "create_model", "list_models", "model_info", "register_model"]

@@ -11,7 +11,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from image_fusion.base import ImageFusionNet
+from rgbtfuse.image_fusion.base import ImageFusionNet
+from rgbtfuse.modality import visible_alias
 
 
 def is_gray(img: np.ndarray) -> bool:
@@ -28,20 +29,21 @@ def to_gray(img: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(img[..., 0]) if is_gray(img) else cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
 
 
-def fuse_images(model: ImageFusionNet, ir: np.ndarray, vis: np.ndarray) -> np.ndarray:
-    """Fuse an infrared and a visible uint8 image of the same size.
+@visible_alias
+def fuse_images(model: ImageFusionNet, rgb: np.ndarray, ir: np.ndarray) -> np.ndarray:
+    """Fuse a visible and an infrared uint8 image of the same size.
 
     Args:
         model: an image-fusion network (its :meth:`~ImageFusionNet.fuse_arrays` does the gray fusion).
+        rgb: ``(H, W)`` gray or ``(H, W, 3)`` BGR visible image.
         ir: ``(H, W)`` or ``(H, W, 3)`` infrared image (colour is reduced to gray).
-        vis: ``(H, W)`` gray or ``(H, W, 3)`` BGR visible image.
 
     Returns:
-        ``(H, W)`` uint8 when ``vis`` is gray, else ``(H, W, 3)`` BGR uint8 with ``vis``'s chroma.
+        ``(H, W)`` uint8 when ``rgb`` is gray, else ``(H, W, 3)`` BGR uint8 with ``rgb``'s chroma.
     """
     ir_gray = to_gray(ir)
-    if is_gray(vis):
-        return model.fuse_arrays(ir_gray, to_gray(vis))
-    ycrcb = cv2.cvtColor(vis, cv2.COLOR_BGR2YCrCb)
-    ycrcb[..., 0] = model.fuse_arrays(ir_gray, np.ascontiguousarray(ycrcb[..., 0]))
+    if is_gray(rgb):
+        return model.fuse_arrays(to_gray(rgb), ir_gray)
+    ycrcb = cv2.cvtColor(rgb, cv2.COLOR_BGR2YCrCb)
+    ycrcb[..., 0] = model.fuse_arrays(np.ascontiguousarray(ycrcb[..., 0]), ir_gray)
     return cv2.cvtColor(ycrcb, cv2.COLOR_YCrCb2BGR)

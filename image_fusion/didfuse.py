@@ -24,13 +24,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from image_fusion.base import ImageFusionNet
-from image_fusion.registry import register_model
-from image_fusion.tiling import tiled_forward
 from rgbtfuse.checkpoint import load_checkpoint
 from rgbtfuse.errors import CheckpointError
 from rgbtfuse.fewconv import conv_from_few, conv_to_few
 from rgbtfuse.fusion import MultiScaleFusion
+from rgbtfuse.image_fusion.base import ImageFusionNet
+from rgbtfuse.image_fusion.registry import register_model
+from rgbtfuse.image_fusion.tiling import tiled_forward
 
 ENCODER_FILE = "Encoder_weight_IJCAI.pkl"
 DECODER_FILE = "Decoder_weight_IJCAI.pkl"
@@ -134,14 +134,14 @@ class DIDFuseDecoder(nn.Module):
         return self.cov7(self.cov6(self.cov5(base, detail), f2), f1)
 
 
-@register_model("didfuse")
+@register_model("didfuse", rule_kwarg="fusion", weight_files=2)
 class DIDFuse(ImageFusionNet):
-    """DIDFuse: ``forward(ir, vis)`` on ``(B, 1, H, W)`` in [0, 1] → fused ``(B, 1, H, W)`` in (0, 1).
+    """DIDFuse: ``forward(rgb, ir)`` on ``(B, 1, H, W)`` in [0, 1] → fused ``(B, 1, H, W)`` in (0, 1).
 
     Args:
         fusion: fusion rule for the four feature pairs (``add`` = the authors' 'Sum').
         tile: side of the tiles :meth:`fuse_tensors` cuts large images into (exact, see
-            :mod:`image_fusion.tiling`). ``None``: whole image at once.
+            :mod:`rgbtfuse.image_fusion.tiling`). ``None``: whole image at once.
         halo: context around each tile; covers the network's 6-pixel receptive radius plus the
             fusion rule's own (``l1``: 1; ``llrr`` with 4 blocks: 11).
         **fusion_cfg: options of the fusion rule (e.g. ``window`` for ``l1``).
@@ -155,16 +155,16 @@ class DIDFuse(ImageFusionNet):
         self.tile = tile
         self.halo = halo
 
-    def forward(self, ir: torch.Tensor, vis: torch.Tensor) -> torch.Tensor:
+    def forward(self, rgb: torch.Tensor, ir: torch.Tensor) -> torch.Tensor:
         if self.training:  # separate passes: BatchNorm statistics per modality
-            vis_feats, ir_feats = self.encoder(vis), self.encoder(ir)
+            rgb_feats, ir_feats = self.encoder(rgb), self.encoder(ir)
         else:  # one batched pass
-            feats = self.encoder(torch.cat([vis, ir]))
-            vis_feats, ir_feats = [f[: len(vis)] for f in feats], [f[len(vis) :] for f in feats]
-        return self.decoder(*self.fusion(vis_feats, ir_feats))
+            feats = self.encoder(torch.cat([rgb, ir]))
+            rgb_feats, ir_feats = [f[: len(rgb)] for f in feats], [f[len(rgb) :] for f in feats]
+        return self.decoder(*self.fusion(rgb_feats, ir_feats))
 
-    def fuse_tensors(self, ir: torch.Tensor, vis: torch.Tensor) -> torch.Tensor:
-        return tiled_forward(self, ir, vis, self.tile, self.halo)
+    def fuse_tensors(self, rgb: torch.Tensor, ir: torch.Tensor) -> torch.Tensor:
+        return tiled_forward(self, rgb, ir, self.tile, self.halo)
 
     def preprocess(self, img: np.ndarray) -> torch.Tensor:
         return (torch.from_numpy(np.ascontiguousarray(img)).float() / 255)[None, None]

@@ -17,11 +17,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from image_fusion.base import ImageFusionNet
-from image_fusion.registry import register_model
-from image_fusion.tiling import tiled_forward
 from rgbtfuse.checkpoint import load_checkpoint
 from rgbtfuse.fusion.llrr import LLRRDecomposition, LowRankSparseDecoder
+from rgbtfuse.image_fusion.base import ImageFusionNet
+from rgbtfuse.image_fusion.registry import register_model
+from rgbtfuse.image_fusion.tiling import tiled_forward
 
 #: the authors' ε of both min-max normalisations
 EPSILON = 1e-5
@@ -35,15 +35,15 @@ def minmax_normalize(x: torch.Tensor, eps: float = EPSILON) -> torch.Tensor:
     return (x - lo) / (hi - lo + eps)
 
 
-@register_model("lrrnet")
+@register_model("lrrnet", rule_kwarg=None)
 class LRRNet(ImageFusionNet):
-    """LRRNet image fusion: ``forward(ir, vis)`` on ``(B, 1, H, W)`` in [0, 1] → raw fused ``(B, 1, H, W)``.
+    """LRRNet image fusion: ``forward(rgb, ir)`` on ``(B, 1, H, W)`` in [0, 1] → raw fused ``(B, 1, H, W)``.
 
     Args:
         rank_channels: n, low-rank and sparse coefficient channels per branch (published: 128).
         num_blocks: LLRR blocks per branch (published: 4).
         tile: side of the tiles :meth:`fuse_tensors` cuts large images into (exact, see
-            :mod:`image_fusion.tiling`); bounds memory. ``None``: whole image at once.
+            :mod:`rgbtfuse.image_fusion.tiling`); bounds memory. ``None``: whole image at once.
     """
 
     def __init__(self, rank_channels: int = 128, num_blocks: int = 4, tile: int | None = 512):
@@ -55,11 +55,12 @@ class LRRNet(ImageFusionNet):
         # every 3×3 conv widens the receptive field by one pixel: C_0, 2 per block, 2 in the decoder
         self.receptive_radius = 1 + 2 * num_blocks + 2
 
-    def forward(self, ir: torch.Tensor, vis: torch.Tensor) -> torch.Tensor:
-        return self.decoder(*self.get_ls1(ir), *self.get_ls2(vis))
+    def forward(self, rgb: torch.Tensor, ir: torch.Tensor) -> torch.Tensor:
+        # the published weights decompose the infrared image with get_ls1, the visible with get_ls2
+        return self.decoder(*self.get_ls1(ir), *self.get_ls2(rgb))
 
-    def fuse_tensors(self, ir: torch.Tensor, vis: torch.Tensor) -> torch.Tensor:
-        return tiled_forward(self, ir, vis, self.tile, self.receptive_radius)
+    def fuse_tensors(self, rgb: torch.Tensor, ir: torch.Tensor) -> torch.Tensor:
+        return tiled_forward(self, rgb, ir, self.tile, self.receptive_radius)
 
     def preprocess(self, img: np.ndarray) -> torch.Tensor:
         return minmax_normalize(torch.from_numpy(np.ascontiguousarray(img)).float()[None, None])

@@ -17,10 +17,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from image_fusion.base import ImageFusionNet
 from rgbtfuse.checkpoint import extract_state_dict, load_state_dict, read_checkpoint
 from rgbtfuse.errors import ImageSizeError
 from rgbtfuse.fusion.layers import ConvLayer
+from rgbtfuse.image_fusion.base import ImageFusionNet
 
 #: encoder channels per scale in the published models
 NEST_CHANNELS = (64, 112, 160, 208)
@@ -121,7 +121,7 @@ class NestAutoEncoderNet(ImageFusionNet):
         x4 = self.DB4_0(F.max_pool2d(x3, 2))
         return [x1, x2, x3, x4]
 
-    def fuse_features(self, ir: list[torch.Tensor], vis: list[torch.Tensor]) -> list[torch.Tensor]:  # pragma: no cover
+    def fuse_features(self, rgb: list[torch.Tensor], ir: list[torch.Tensor]) -> list[torch.Tensor]:  # pragma: no cover
         raise NotImplementedError
 
     def decode(self, f: list[torch.Tensor]) -> list[torch.Tensor]:
@@ -142,9 +142,10 @@ class NestAutoEncoderNet(ImageFusionNet):
             return [self.conv1(x1_1), self.conv2(x1_2), self.conv3(x1_3)]
         return [self.conv_out(x1_3)]
 
-    def forward(self, ir: torch.Tensor, vis: torch.Tensor) -> torch.Tensor:
-        """``ir, vis: (B, 1, H, W)`` gray 0–255 → fused ``(B, 1, H, W)`` (raw, before min-max)."""
-        fused = self.fuse_features(self.encode(ir), self.encode(vis))
+    def forward(self, rgb: torch.Tensor, ir: torch.Tensor) -> torch.Tensor:
+        """``rgb, ir: (B, 1, H, W)`` gray 0–255 → fused ``(B, 1, H, W)`` (raw, before min-max)."""
+        ir_feats = self.encode(ir)  # the authors encode the infrared image first
+        fused = self.fuse_features(self.encode(rgb), ir_feats)
         return self.decode(fused)[-1]
 
     # -- the authors' pre/post-processing ----------------------------------------------------
@@ -167,18 +168,18 @@ class NestAutoEncoderNet(ImageFusionNet):
             return np.zeros(img.shape, np.uint8)
         return ((img - lo) / span * np.float32(255)).astype(np.uint8)
 
-    def fuse_tensors(self, ir: torch.Tensor, vis: torch.Tensor) -> torch.Tensor:
+    def fuse_tensors(self, rgb: torch.Tensor, ir: torch.Tensor) -> torch.Tensor:
         """Raw fused ``(1, 1, H, W)`` of preprocessed inputs; see ``authors_split`` for large images."""
         h, w = ir.shape[-2:]
         if not self.authors_split or max(h, w) <= SPLIT_ABOVE:
-            return self(ir, vis)
+            return self(rgb, ir)
         fused = ir.new_zeros(1, 1, h, w)
         count = ir.new_zeros(1, 1, h, w)
         # the authors' get_img_parts / recons_fusion_images: quadrants overlapping by 5 pixels
         hc, wc = h // 2, w // 2
         for rows in (slice(0, hc + 3), slice(hc - 2, h)):
             for cols in (slice(0, wc + 3), slice(wc - 2, w)):
-                fused[..., rows, cols] += self(ir[..., rows, cols], vis[..., rows, cols])
+                fused[..., rows, cols] += self(rgb[..., rows, cols], ir[..., rows, cols])
                 count[..., rows, cols] += 1
         return fused / count
 

@@ -1,8 +1,11 @@
 """NestFuse (Li, Wu, Durrani, IEEE TIM 2020): nest auto-encoder + spatial/channel attention fusion.
 
->>> from image_fusion import create_model
->>> net = create_model("nestfuse", weights="models/nestfuse_1e2.model", strategy="attention_avg")
->>> fused = net.fuse_arrays(ir_uint8, vis_uint8)
+>>> import numpy as np
+>>> from rgbtfuse.image_fusion import create_model
+>>> net = create_model("nestfuse", strategy="attention_avg")  # weights="nestfuse_1e2.model": the published ones
+>>> vis, ir = np.full((32, 40), 120, np.uint8), np.full((32, 40), 60, np.uint8)
+>>> net.fuse_arrays(vis, ir).shape
+(32, 40)
 
 The fusion at each of the four scales is the registered ``rgbtfuse.fusion`` module named by
 ``strategy`` (NestFuse's ``attention_avg`` / ``attention_max`` / ``attention_nuclear``, or any
@@ -16,10 +19,10 @@ from typing import Any
 
 import torch
 
-from image_fusion.nest import NEST_CHANNELS, NestAutoEncoderNet
-from image_fusion.registry import register_model
 from rgbtfuse.errors import ConfigError
 from rgbtfuse.fusion import MultiScaleFusion
+from rgbtfuse.image_fusion.nest import NEST_CHANNELS, NestAutoEncoderNet
+from rgbtfuse.image_fusion.registry import register_model
 
 
 class NestFuse(NestAutoEncoderNet):
@@ -41,8 +44,8 @@ class NestFuse(NestAutoEncoderNet):
         if any(len(m.state_dict()) for m in self.fusion.scales):
             raise ConfigError(f"nestfuse: strategy {strategy!r} has parameters; NestFuse takes training-free fusions")
 
-    def fuse_features(self, ir: list[torch.Tensor], vis: list[torch.Tensor]) -> list[torch.Tensor]:
-        return self.fusion(vis, ir)
+    def fuse_features(self, rgb: list[torch.Tensor], ir: list[torch.Tensor]) -> list[torch.Tensor]:
+        return self.fusion(rgb, ir)
 
 
 @register_model("nestfuse")

@@ -5,8 +5,10 @@ The published model lives in two files: the auto-encoder ``nestfuse_gray_1e2.mod
 ``Final_epoch_2_alpha_700_wir_6.0_wvi_3.0_ssim_vi.model`` (keys ``fusion_block{1..4}.*``). This
 network holds both key sets side by side, so its state dict is exactly their union.
 
->>> net = create_model("rfn_nest", weights="models/")            # folder holding both files
->>> net.load_weights(["nestfuse_gray_1e2.model", "Final_epoch_2_..._ssim_vi.model"])
+>>> net = create_model("rfn_nest", weights="models/")            # doctest: +SKIP
+>>> net.load_weights(["nestfuse_gray_1e2.model", "Final_epoch_2_..._ssim_vi.model"])  # doctest: +SKIP
+
+(``weights`` = the folder holding both published files, or the two files in order.)
 """
 
 from __future__ import annotations
@@ -17,11 +19,11 @@ from typing import Any
 
 import torch
 
-from image_fusion.nest import NEST_CHANNELS, NestAutoEncoderNet
-from image_fusion.registry import register_model
 from rgbtfuse.checkpoint import load_state_dict
 from rgbtfuse.errors import CheckpointError
 from rgbtfuse.fusion import build_fusion
+from rgbtfuse.image_fusion.nest import NEST_CHANNELS, NestAutoEncoderNet
+from rgbtfuse.image_fusion.registry import register_model
 
 #: file names of the published checkpoints (auto-encoder, RFN)
 PUBLISHED_FILES = ("nestfuse_gray_1e2.model", "Final_epoch_2_alpha_700_wir_6.0_wvi_3.0_ssim_vi.model")
@@ -43,8 +45,8 @@ class RFNNest(NestAutoEncoderNet):
         for i, c in enumerate(NEST_CHANNELS, 1):
             self.add_module(f"fusion_block{i}", build_fusion(fusion, c, **fusion_cfg))
 
-    def fuse_features(self, ir: list[torch.Tensor], vis: list[torch.Tensor]) -> list[torch.Tensor]:
-        return [getattr(self, f"fusion_block{i}")(v, r) for i, (r, v) in enumerate(zip(ir, vis), 1)]
+    def fuse_features(self, rgb: list[torch.Tensor], ir: list[torch.Tensor]) -> list[torch.Tensor]:
+        return [getattr(self, f"fusion_block{i}")(f_rgb, f_ir) for i, (f_rgb, f_ir) in enumerate(zip(rgb, ir), 1)]
 
     def load_weights(self, path: str | Path | Sequence[str | Path], strict: bool = True) -> None:
         """Load the auto-encoder and the RFN weights.
@@ -79,7 +81,7 @@ def _weight_files(path: str | Path | Sequence[str | Path]) -> list[Path]:
     return [Path(p) for p in path]
 
 
-@register_model("rfn_nest")
+@register_model("rfn_nest", rule_kwarg="fusion", weight_files=2)
 def rfn_nest(fusion: str = "rfn", deepsupervision: bool = False, authors_split: bool = False, **fusion_cfg: Any) -> RFNNest:
     """RFN-Nest; ``weights`` = folder with both published files, or a list ``[autoencoder, rfn]``."""
     return RFNNest(fusion, deepsupervision, authors_split, **fusion_cfg)

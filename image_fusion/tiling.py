@@ -24,12 +24,12 @@ def tile_spans(length: int, tile: int) -> list[tuple[int, int]]:
 
 def tiled_forward(
     fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    rgb: torch.Tensor,
     ir: torch.Tensor,
-    vis: torch.Tensor,
     tile: int | None,
     halo: int,
 ) -> torch.Tensor:
-    """``fn(ir, vis)`` evaluated tile by tile; ``(B, C, H, W)`` inputs → ``(B, C_out, H, W)``.
+    """``fn(rgb, ir)`` evaluated tile by tile; ``(B, C, H, W)`` inputs → ``(B, C_out, H, W)``.
 
     Args:
         fn: the network's forward on ``(B, C, h, w)`` crops, returning ``(B, C_out, h, w)``.
@@ -38,12 +38,12 @@ def tiled_forward(
     """
     h, w = ir.shape[-2:]
     if tile is None or (h <= tile and w <= tile):
-        return fn(ir, vis)
+        return fn(rgb, ir)
     out: torch.Tensor | None = None
     for y0, y1 in tile_spans(h, tile):
         for x0, x1 in tile_spans(w, tile):
             ya, yb, xa, xb = max(y0 - halo, 0), min(y1 + halo, h), max(x0 - halo, 0), min(x1 + halo, w)
-            res = fn(ir[..., ya:yb, xa:xb], vis[..., ya:yb, xa:xb])
+            res = fn(rgb[..., ya:yb, xa:xb], ir[..., ya:yb, xa:xb])
             if out is None:
                 out = res.new_empty((*res.shape[:2], h, w))
             out[..., y0:y1, x0:x1] = res[..., y0 - ya : y1 - ya, x0 - xa : x1 - xa]

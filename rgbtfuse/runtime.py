@@ -54,10 +54,20 @@ def retain_freed_memory() -> bool:
 DEFAULT_THREADS = 1
 
 
+_MANAGED = {"threads": False}
+
+
+def threads_managed() -> bool:
+    """Whether the process handed torch's thread count to rgbtfuse (:func:`set_threads` was called):
+    only then may library code switch it for a moment (nuclear-norm pooling's LAPACK calls)."""
+    return _MANAGED["threads"]
+
+
 def set_threads(threads: int | None = None) -> int:
     """Opt-in: set torch's CPU thread count (``None``: :data:`DEFAULT_THREADS`); returns it.
 
-    Process-wide, so only the command line (or a library user, once at start-up) calls it.
+    Process-wide, so only the command line (or a library user, once at start-up) calls it; it
+    also lets library code run LAPACK single-threaded inside a call (:func:`threads_managed`).
     """
     from rgbtfuse.errors import ConfigError
 
@@ -67,4 +77,5 @@ def set_threads(threads: int | None = None) -> int:
     import torch  # here: commands that never compute start without torch
 
     torch.set_num_threads(n)
+    _MANAGED["threads"] = True
     return n

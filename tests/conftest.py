@@ -47,7 +47,7 @@ def random_weights(tmp_path_factory) -> str:
     """A NanoTrack v2 checkpoint with seeded random weights (published layout: ``{'state_dict': ...}``)."""
     import torch
 
-    from trackers.models.builder import build_model
+    from rgbtfuse.trackers.builder import build_model
 
     torch.manual_seed(0)
     path = tmp_path_factory.mktemp("nanotrack_random") / "nanotrack_random.pth"

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-
 from pysot_seeded import seeded_state_dict
+
 from rgbtfuse.imageio import read_image
-from trackers.models.builder import build_model
+from rgbtfuse.trackers.builder import build_model
 
 REPO = Path(__file__).resolve().parents[1]
 NANO_V2 = "weights/nanotrack/pretrained/nanotrackv2.pth"
@@ -18,7 +18,7 @@ NANO_V2 = "weights/nanotrack/pretrained/nanotrackv2.pth"
 
 def seeded_pysot_weights(name: str, path: Path) -> Path:
     """pysot-layout checkpoint of ``name`` (e.g. ``siamrpn_mobilev2_l234_dwxcorr``) with the seeded tensors."""
-    keys = json.loads((REPO / "tests/data/pysot_parity.json").read_text())[name]["keys"]
+    keys = json.loads((REPO / "tests/fixtures/pysot_parity.json").read_text())[name]["keys"]
     torch.save({k: torch.from_numpy(v) for k, v in seeded_state_dict(keys).items()}, path)
     return path
 

@@ -1,6 +1,6 @@
 """Framework-independent seeded weights and inputs for the pysot parity tests.
 
-The expected values in ``tests/data/pysot_parity.json`` were produced by running pysot's own
+The expected values in ``tests/fixtures/pysot_parity.json`` were produced by running pysot's own
 ``ModelBuilder``/``SiamRPNTracker`` (STVIR/pysot, CPU) on exactly these tensors; the tests
 rebuild them here from the recorded key list, so both sides load identical weights.
 """

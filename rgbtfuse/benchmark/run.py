@@ -53,18 +53,20 @@ def _open(spec: RunSpec):
 _WORKER: dict = {}
 
 
-def _init_worker(spec: RunSpec, device: str) -> None:
-    """Per process: its own torch threads and tracker (built once, re-initialised per sequence)."""
-    import torch
+def _init_worker(spec: RunSpec, device: str, own_process: bool = True) -> None:
+    """Per process: its own torch threads (worker processes, or a process that handed its threads to
+    rgbtfuse) and tracker (built once, re-initialised per sequence)."""
+    from rgbtfuse.runtime import set_threads, threads_managed
 
-    torch.set_num_threads(spec.threads)
+    if own_process or threads_managed():
+        set_threads(spec.threads)
     _WORKER["spec"] = spec
     if spec.backend == "onnxruntime":
-        from trackers.deploy.runtime import build_onnx_tracker
+        from rgbtfuse.trackers.deploy.runtime import build_onnx_tracker
 
         _WORKER["tracker"] = build_onnx_tracker(spec.config, spec.mode, device, spec.threads)
     else:
-        from trackers.models.builder import build_tracker
+        from rgbtfuse.trackers.builder import build_tracker
 
         _WORKER["tracker"] = build_tracker(spec.config, spec.weights, spec.fusion_weights, spec.mode, device)
     _WORKER["dataset"] = _open(spec)
@@ -112,7 +114,9 @@ def run_dataset(config: str | Path, weights: str | Path, dataset: str, root: str
 
     Sequences whose box file exists are skipped (resume); ``workers`` processes each build a
     tracker with ``threads`` torch threads (``device="cuda"``: worker ``k`` uses GPU ``k`` modulo
-    the GPUs present). A sequence that fails is reported in the summary, the others go on.
+    the GPUs present). With ``workers=1`` tracking runs in this process, which keeps its own
+    torch thread count unless it handed it to rgbtfuse (:func:`rgbtfuse.runtime.set_threads`).
+    A sequence that fails is reported in the summary, the others go on.
     ``backend="onnxruntime"``: ``config`` is a folder written by ``rgbtfuse export`` (``weights``
     unused). ``evaluate``: once every sequence has results, score them with :mod:`rgbtfuse.evaluation`
     (ground truth from ``root``) and write the report to ``out/eval``.
@@ -172,14 +176,10 @@ def _execute(spec: RunSpec, todo: list[str], workers: int, progress: bool):
     frames, t0 = 0, time.perf_counter()
     try:
         if workers == 1 or len(todo) <= 1:
-            import torch
-
-            threads = torch.get_num_threads()  # in this process: restore the caller's settings afterwards
             try:
-                _init_worker(spec, _devices(spec, 1)[0])
+                _init_worker(spec, _devices(spec, 1)[0], own_process=False)
                 yield from _counted(map(_track_one, todo), bar, frames, t0)
             finally:
-                torch.set_num_threads(threads)
                 _WORKER.clear()
         else:
             ctx = mp.get_context("spawn")  # fresh interpreters: no torch/OpenMP state copied from the parent

@@ -10,8 +10,8 @@ import argparse
 import contextlib
 import importlib
 import sys
-from pathlib import Path
 from collections.abc import Sequence
+from pathlib import Path
 
 from rgbtfuse import __version__
 from rgbtfuse.errors import ConfigError, RgbtfuseError
@@ -71,7 +71,7 @@ def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rgbtfuse", description="RGB-T tracking and image fusion with feature-level fusion.")
     parser.add_argument("--version", action="version", version=f"rgbtfuse {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name, (module, help_text) in COMMANDS.items():
+    for name, (_, help_text) in COMMANDS.items():
         sub.add_parser(name, help=help_text, add_help=False)
     return parser
 

@@ -49,7 +49,7 @@ def _scene_size(text: str) -> tuple[int, int]:
 
 def _trackers(config: str | Path, weights: str | None, fusion_weights: str | None, device: str) -> tuple[dict, list[str], str]:
     """One tracker per mode; warnings about untrained fusion modules become summary notes."""
-    from trackers.models.builder import build_tracker, load_experiment
+    from rgbtfuse.trackers.builder import build_tracker, load_experiment
 
     cfg = load_experiment(config)
     if not cfg.get("fusion"):
@@ -76,12 +76,12 @@ def run(args: argparse.Namespace) -> int:
     import cv2
 
     from rgbtfuse.data import load_sequence
-    from rgbtfuse.data.synthetic import write_vot_sequence
+    from rgbtfuse.data.synthetic import failure_intervals, write_vot_sequence
     from rgbtfuse.demo import DEMO_SEED, FUSION_WEIGHTS, MODEL_CONFIG, demo_scene
-    from rgbtfuse.demo.pipeline import failure_intervals, track_modes
     from rgbtfuse.demo.report import iou_plot, markdown, summarize
+    from rgbtfuse.trackers.models.siamese import BRANCHES
     from rgbtfuse.tracking import draw_frame, open_video, write_boxes
-    from trackers.models.siamese import BRANCHES
+    from rgbtfuse.tracking.scoring import track_and_score
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -125,7 +125,7 @@ def run(args: argparse.Namespace) -> int:
             notes += [f"decision follows: {branch}"] if branch else []
             sink.write(draw_frame(rgb, ir, boxes, seq.boxes[i], i, notes))
 
-        runs, start = track_modes(seq, trackers, on_frame)
+        runs, start = track_and_score(seq, trackers, on_frame)
 
     plot = out / "iou.png"
     extras = runs["decision"].result.extras

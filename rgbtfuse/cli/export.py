@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from trackers.deploy.export import export_tracker
-from trackers.models.siamese import MODES
+from rgbtfuse.trackers.deploy.export import export_tracker
+from rgbtfuse.trackers.models.siamese import MODES
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

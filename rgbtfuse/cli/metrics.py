@@ -19,8 +19,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
     parser.add_argument("--fused", nargs="+", required=True, metavar="[NAME=]DIR",
                         help="folders of fused images, one per method, named like the source pairs")
+    parser.add_argument("--rgb", "--vis", dest="rgb", required=True, type=Path,
+                        help="folder of visible source images (--vis: the same)")
     parser.add_argument("--ir", required=True, type=Path, help="folder of infrared source images")
-    parser.add_argument("--vis", required=True, type=Path, help="folder of visible source images")
     parser.add_argument("--metrics", nargs="+", metavar="NAME",
                         help=f"metrics to compute (default: all available). Known: {', '.join(METRICS)}")
     parser.add_argument("--out", required=True, type=Path, help="report folder")
@@ -59,9 +60,9 @@ def run(args: argparse.Namespace) -> int:
     def progress(it, total):
         return tqdm(it, total=total, desc="metrics", unit="pair")
 
-    ev = evaluate(fused, args.ir, args.vis, names, workers=args.workers, progress=progress)
+    ev = evaluate(fused, args.ir, args.rgb, names, workers=args.workers, progress=progress)
     grid = ev.images[:3] if args.grid is None else args.grid
-    written = write_report(ev, args.out, args.ir, args.vis, fused, grid)
+    written = write_report(ev, args.out, args.ir, args.rgb, fused, grid)
     print(markdown_table(ev))
     print(f"wrote {len(written)} files to {args.out} (per_image.csv, mean.md, metrics.json, bars/, grid.png)")
     return 0

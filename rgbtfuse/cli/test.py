@@ -8,7 +8,7 @@ from pathlib import Path
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from rgbtfuse.benchmark import DATASETS
-    from trackers.models.siamese import MODES
+    from rgbtfuse.trackers.models.siamese import MODES
 
     parser.add_argument("--config", help="experiment yaml (model:, fusion:, track:); backend pytorch")
     parser.add_argument("--weights", help="tracker checkpoint; backend pytorch")

@@ -15,11 +15,11 @@ import torch
 from rgbtfuse.cli import add_threads_argument, add_trust_argument
 from rgbtfuse.data import load_sequence
 from rgbtfuse.errors import ConfigError
+from rgbtfuse.trackers.builder import build_tracker
+from rgbtfuse.trackers.deploy.runtime import build_onnx_tracker
+from rgbtfuse.trackers.models.siamese import MODES
 from rgbtfuse.tracking import run_sequence
 from rgbtfuse.tracking.loop import BAD_FRAME, INTERRUPTED
-from trackers.deploy.runtime import build_onnx_tracker
-from trackers.models.builder import build_tracker
-from trackers.models.siamese import MODES
 
 BACKENDS = ("pytorch", "onnxruntime")
 

@@ -10,7 +10,7 @@ from rgbtfuse.errors import ConfigError
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
-    from trackers.vot.workspace import LOCAL_STACKS
+    from rgbtfuse.trackers.vot.workspace import LOCAL_STACKS
 
     init = sub.add_parser("init", help="write config.yaml, trackers.ini and the stack of a VOT workspace")
     init.add_argument("--workspace", type=Path, required=True, help="workspace folder (created)")
@@ -35,7 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     if args.action == "init":
-        from trackers.vot.workspace import TrackerSpec, init_workspace
+        from rgbtfuse.trackers.vot.workspace import TrackerSpec, init_workspace
 
         if args.timeout < 1:
             raise ConfigError("--timeout must be >= 1 second")
@@ -45,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"VOT workspace ready: {ws} (trackers: {', '.join(s.name for s in specs)})")
         print(f"next: rgbtfuse vot run --workspace {ws}")
         return 0
-    from trackers.vot.run import run_workspace
+    from rgbtfuse.trackers.vot.run import run_workspace
 
     summary = run_workspace(args.workspace, args.tracker, force=args.force, report=not args.no_report)
     print(summary["markdown"])

@@ -68,6 +68,6 @@ def _verify(path: Path, model: str | None) -> int:
 
 def _load_into(path: Path, model: str) -> None:
     # the model's own loader names every missing, unexpected and mis-shaped key in its CheckpointError
-    from image_fusion import create_model
+    from rgbtfuse.image_fusion import create_model
 
     create_model(model, weights=path, strict=True)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rgbtfuse.boxes import box_validity
 from rgbtfuse.errors import AnnotationError
 
 _SEP = re.compile(r"[,\s]+")
@@ -38,11 +39,6 @@ def xywh_rows(path: str | Path) -> np.ndarray:
     """``(N, 4)`` boxes from a file of ``x y w h`` lines (commas or spaces)."""
     rows = read_numeric_rows(path, 4)
     return np.asarray(rows, dtype=np.float64).reshape(-1, 4)
-
-
-def box_validity(boxes: np.ndarray) -> np.ndarray:
-    """A box is valid when it is finite with positive width and height."""
-    return np.isfinite(boxes).all(axis=1) & (boxes[:, 2] > 0) & (boxes[:, 3] > 0)
 
 
 def corner_rows(path: str | Path) -> np.ndarray:
@@ -80,13 +76,3 @@ def with_validity(boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     boxes = boxes.copy()
     boxes[~valid] = np.nan
     return boxes, valid
-
-
-def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """IoU of ``(N, 4)`` x,y,w,h boxes, row by row (0 for empty unions)."""
-    x1, y1 = np.maximum(a[:, 0], b[:, 0]), np.maximum(a[:, 1], b[:, 1])
-    x2 = np.minimum(a[:, 0] + a[:, 2], b[:, 0] + b[:, 2])
-    y2 = np.minimum(a[:, 1] + a[:, 3], b[:, 1] + b[:, 3])
-    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
-    union = a[:, 2] * a[:, 3] + b[:, 2] * b[:, 3] - inter
-    return np.where(union > 0, inter / np.where(union > 0, union, 1), 0.0)

@@ -5,18 +5,15 @@ from __future__ import annotations
 from dataclasses import fields
 from typing import Any
 
+from rgbtfuse.config import from_dict
 from rgbtfuse.data.augment import GeometricAug, ModalityDropout, PhotometricAug, SensorFailure
 from rgbtfuse.data.sampling import PairConfig
-from rgbtfuse.errors import ConfigError
 
 _NESTED = {"template": GeometricAug, "search": GeometricAug, "rgb": PhotometricAug, "ir": PhotometricAug, "dropout": ModalityDropout, "degrade": SensorFailure}
 
 
 def _build(cls: type, cfg: dict[str, Any], where: str) -> Any:
-    known = {f.name for f in fields(cls)}
-    if unknown := sorted(set(cfg) - known):
-        raise ConfigError(f"{where}: unknown options {unknown}; known: {sorted(known)}")
-    return cls(**cfg)
+    return from_dict(cls, cfg, where, noun="options")
 
 
 def pair_config_from_dict(cfg: dict[str, Any] | None) -> PairConfig:

@@ -26,6 +26,7 @@ import cv2
 import numpy as np
 
 from rgbtfuse.atomic import atomic_write
+from rgbtfuse.data.sequence import Sequence
 from rgbtfuse.data.vot_writer import anchor_frames
 
 FAILURES = ("night", "overexposure", "crossover", "occlusion", "distractor")
@@ -277,9 +278,14 @@ def write_vot_sequence(cfg: SceneConfig, out_dir: str | Path, name: str | None =
     return out
 
 
-def failure_intervals(cfg: SceneConfig) -> dict[str, list[tuple[int, int]]]:
-    """``{kind: [(start, end), ...]}`` of a config's scripted failures."""
+def failure_intervals(seq: Sequence) -> dict[str, list[tuple[int, int]]]:
+    """``{tag: [(start, end), ...]}`` (end exclusive) from the sequence's per-frame tags of the
+    synthetic failure kinds (generated scenes; real VOT sequences may carry other tags)."""
     out: dict[str, list[tuple[int, int]]] = {}
-    for f in cfg.failures:
-        out.setdefault(f.kind, []).append((f.start, f.end))
+    for name, values in seq.attributes.items():
+        if name not in FAILURES:
+            continue
+        flags = np.asarray(values).astype(bool)
+        edges = np.diff(np.concatenate([[0], flags.astype(int), [0]]))
+        out[name] = list(zip(np.flatnonzero(edges == 1).tolist(), np.flatnonzero(edges == -1).tolist()))
     return out

@@ -1,6 +1,6 @@
 """``rgbtfuse demo``: the default scene, the embedded demo model and its reproducible training.
 
-The demo model is the filter-bank tracker of :mod:`trackers.models.filterbank` (no learned
+The demo model is the filter-bank tracker of :mod:`rgbtfuse.trackers.models.filterbank` (no learned
 features) with the learned modality gate of :mod:`rgbtfuse.fusion.gate`; its fusion weights
 (``weights/gate_fusion.pth``, ~12 KB) were produced by :func:`rgbtfuse.demo.retrain.retrain`
 and are described by ``weights/manifest.json``.

@@ -7,7 +7,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from rgbtfuse.demo.pipeline import ModeRun
+from rgbtfuse.tracking.scoring import ModeRun
 from rgbtfuse.tracking.video import COLOURS, OTHER
 
 FAILURE_COLOURS = {
@@ -121,7 +121,10 @@ def summarize(runs: dict[str, ModeRun], intervals: dict[str, list[tuple[int, int
 def markdown(summary: dict[str, Any]) -> str:
     """The summary as a markdown table (one row per mode, then IoU inside each failure)."""
     modes = summary["modes"]
-    fmt = lambda v: "–" if v is None else f"{v:.3f}"
+
+    def fmt(v: float | None) -> str:
+        return "–" if v is None else f"{v:.3f}"
+
     lines = [
         f"# rgbtfuse demo: {summary['sequence_name']}",
         "",

@@ -8,7 +8,6 @@ training metrics and :func:`evaluate`'s measurements of the result).
 
 from __future__ import annotations
 
-import argparse
 import json
 import subprocess
 import sys
@@ -33,7 +32,8 @@ def git_revision() -> str:
     """``git describe``-like revision of the source tree, or ``unknown`` outside a checkout."""
     try:
         rev = subprocess.run(["git", "rev-parse", "HEAD"], cwd=MODEL_CONFIG.parent, capture_output=True, text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=MODEL_CONFIG.parent, capture_output=True, text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=MODEL_CONFIG.parent,
+                               capture_output=True, text=True, check=True).stdout.strip()
         return rev + ("-dirty" if dirty else "")
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
@@ -66,7 +66,7 @@ def export_weights(fusion_pth: Path, out: Path) -> Path:
 def retrain(out: Path, steps: int | None = None, resume: bool = False) -> Path:
     """Train the demo fusion into ``out/gate_fusion.pth`` (via ``out/train/fusion.pth``);
     returns the manifest path."""
-    from rgbtfuse.cli import train_fusion
+    from rgbtfuse.training.fusion_run import build_fusion_trainer
 
     out = Path(out)
     scenes = out / "scenes"
@@ -76,16 +76,15 @@ def retrain(out: Path, steps: int | None = None, resume: bool = False) -> Path:
     config_path = out / "model.yaml"
     atomic_write(config_path, lambda p: p.write_text(yaml.safe_dump(cfg, sort_keys=False)))
     # a reproduction starts over unless resumed: an earlier retrain in OUT is replaced (force)
-    args = argparse.Namespace(config=str(config_path), resume=resume, force=not resume, out=str(out / "train"),
-                              weights=None, steps=steps, device="cpu")
     start = time.time()
-    train_fusion.run(args)
+    build_fusion_trainer(config_path, out=out / "train", steps=steps, device="cpu").run(resume=resume, force=not resume)
     minutes = (time.time() - start) / 60
     weights = export_weights(out / "train" / "fusion.pth", out / "gate_fusion.pth")
     log = (out / "train" / "log.csv").read_text().splitlines()
     manifest = {
         "command": "rgbtfuse demo --retrain" + (f" --steps {steps}" if steps else ""),
-        "equivalent": f"generate scenes {TRAIN_SEEDS[0]}..{TRAIN_SEEDS[-1]} with rgbtfuse.data.synthetic, then rgbtfuse train-fusion --config {config_path.name}",
+        "equivalent": f"generate scenes {TRAIN_SEEDS[0]}..{TRAIN_SEEDS[-1]} with rgbtfuse.data.synthetic, "
+                      f"then rgbtfuse train-fusion --config {config_path.name}",
         "seed": cfg["train"]["seed"],
         "git_revision": git_revision(),
         "python": sys.version.split()[0],
@@ -108,8 +107,8 @@ def evaluate(config: Path, fusion_weights: Path, folder: Path) -> dict[str, Any]
     import numpy as np
 
     from rgbtfuse.data import load_sequence
-    from rgbtfuse.demo.pipeline import track_modes
-    from trackers.models.builder import build_tracker
+    from rgbtfuse.trackers.builder import build_tracker
+    from rgbtfuse.tracking.scoring import track_and_score
 
     def scores(seed: int) -> dict[str, float]:
         seq = load_sequence(write_vot_sequence(demo_scene(seed=seed), folder / f"scene_{seed}"))
@@ -117,7 +116,7 @@ def evaluate(config: Path, fusion_weights: Path, folder: Path) -> dict[str, Any]
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the untrained gate is intended here
             trackers["fused_untrained"] = build_tracker(config, mode="fused", device="cpu")
-        runs, _ = track_modes(seq, trackers, progress=False)
+        runs, _ = track_and_score(seq, trackers, progress=False)
         return {m: round(float(np.nanmean(r.iou)), 4) for m, r in runs.items()}
 
     held_out = {str(s): scores(s) for s in tqdm(EVAL_SEEDS, desc="held-out scenes", unit="scene")}

@@ -10,6 +10,8 @@ from contextlib import contextmanager
 import torch
 import torch.nn.functional as F
 
+from rgbtfuse.runtime import threads_managed
+
 
 def weights_from_activity(a1: torch.Tensor, a2: torch.Tensor, eps: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
     """``w1 = a1 / (a1 + a2 + eps)``, ``w2 = a2 / (a1 + a2 + eps)``.
@@ -46,13 +48,15 @@ _GROUP_ELEMENTS = 1 << 23
 
 @contextmanager
 def _single_threaded(device: torch.device) -> Iterator[None]:
-    """Run CPU LAPACK calls on one thread.
+    """Run CPU LAPACK calls on one thread, when the process lets rgbtfuse manage torch's threads
+    (:func:`rgbtfuse.runtime.threads_managed`; the command line does); otherwise the caller's
+    setting is left alone (torch's thread count is process-wide).
 
     Multi-threaded eigen/SVD solvers on small matrices spend their time in thread barriers:
     on 2 shared cores a batch of 270×270 ``eigvalsh`` ran 20× slower with 2 threads than with 1.
     """
     n = torch.get_num_threads()
-    if device.type != "cpu" or n == 1:
+    if device.type != "cpu" or n == 1 or not threads_managed():
         yield
         return
     torch.set_num_threads(1)
@@ -85,14 +89,15 @@ def nuclear_norm_per_channel(x: torch.Tensor, offset: float = 0.0) -> torch.Tens
 def _gram_nuclear_norms(maps: torch.Tensor, offset: float) -> torch.Tensor:
     """``(N, h, w)`` with ``h <= w`` → ``(N,)`` float64 ``Σ √eig((M + offset)(M + offset)ᵀ)``.
 
-    On CPU the maps are split over torch's threads and each thread runs its share single-threaded,
+    On CPU, when the process lets rgbtfuse manage torch's threads (:func:`_single_threaded`), the
+    maps are split over torch's threads and each thread runs its share single-threaded,
     group by group (float64 copy, Gram product, ``eigvalsh``; LAPACK and BLAS release the GIL): the
     same values as one batched call, ~2× faster on 2 cores — small eigen-solvers spend their time
     in thread barriers, and each thread's float64 copies stay in its cache.
     """
     n = torch.get_num_threads()
     with _single_threaded(maps.device):
-        if maps.device.type != "cpu" or n == 1 or maps.shape[0] == 1:
+        if maps.device.type != "cpu" or n == 1 or maps.shape[0] == 1 or not threads_managed():
             return _gram_nuclear_norms_serial(maps, offset)
         shares = _lapack_workers(n).map(functools.partial(_gram_nuclear_norms_serial, offset=offset), maps.chunk(n))
         return torch.cat(list(shares))

@@ -138,7 +138,7 @@ def anchor_targets(
     """pysot's ``AnchorTarget`` for one search crop with target corners ``box`` (crop pixels).
 
     ``anchors_cxcywh``: ``(A·size·size, 4)`` anchors relative to the crop centre (anchor-major
-    order, :func:`trackers.tracker.anchors.anchor_grid`). Returns ``cls (A, S, S)`` in {−1, 0, 1},
+    order, :func:`rgbtfuse.trackers.grids.anchor_grid`). Returns ``cls (A, S, S)`` in {−1, 0, 1},
     ``delta (4, A, S, S)`` (``(tcx−cx)/w, (tcy−cy)/h, log(tw/w), log(th/h)``) and
     ``delta_weight (A, S, S)`` (``1/#pos`` on positives).
     """

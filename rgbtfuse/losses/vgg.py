@@ -63,7 +63,7 @@ class VGG16Features(nn.Module):
         self.requires_grad_(False)
         self.eval()
 
-    def train(self, mode: bool = True) -> "VGG16Features":
+    def train(self, mode: bool = True) -> VGG16Features:
         return super().train(False)  # a loss network: always in eval mode
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:

@@ -16,8 +16,8 @@ from typing import Any, Protocol
 import numpy as np
 from tqdm import tqdm
 
+from rgbtfuse.boxes import box_validity
 from rgbtfuse.data import Sequence
-from rgbtfuse.data.annotations import box_validity
 from rgbtfuse.errors import ConfigError, ImageReadError, MissingFrameError, RgbtfuseError, SizeMismatchError
 from rgbtfuse.tracking.frames import FrameReader
 

@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 
 from rgbtfuse.atomic import atomic_write
+from rgbtfuse.boxes import box_iou
 from rgbtfuse.data import Sequence
-from rgbtfuse.data.annotations import box_iou
 from rgbtfuse.tracking.frames import FrameReader
 from rgbtfuse.tracking.loop import Tracker, TrackResult, annotated, track_sequence
 from rgbtfuse.tracking.video import draw_frame, open_video
@@ -91,5 +91,8 @@ def run_sequence(
         res = track_sequence(tracker, seq, **kwargs)
     else:
         with open_video(video, seq.fps or 30.0) as sink:
-            res = track_sequence(tracker, seq, **kwargs, on_frame=lambda i, rgb, ir, boxes: sink.write(draw_frame(rgb, ir, boxes, gt[i], i, bar=False, panel_max=None)))
+            def draw(i: int, rgb: np.ndarray | None, ir: np.ndarray | None, boxes: dict[str, np.ndarray]) -> None:
+                sink.write(draw_frame(rgb, ir, boxes, gt[i], i, bar=False, panel_max=None))
+
+            res = track_sequence(tracker, seq, **kwargs, on_frame=draw)
     return res, write_results(out, seq, res, gt)

@@ -41,7 +41,7 @@ FEATURE_LOSSES = {
 class FusionLoss:
     """``loss_fn(batch) -> (loss, logs)`` for :class:`rgbtfuse.training.Trainer`.
 
-    ``model`` is a :class:`trackers.models.siamese.SiameseRGBT` whose non-fusion parameters are
+    ``model`` is a :class:`rgbtfuse.trackers.models.siamese.SiameseRGBT` whose non-fusion parameters are
     frozen; its backbone/neck run without autograd, only the fusion module builds a graph.
     """
 
@@ -104,7 +104,7 @@ class FusionLoss:
             labels = [point_targets(b, size, cfg.stride, cfg.instance_size, rng, negative=n) for b, n in zip(boxes, negs)]
             label_cls, label_loc = (torch.from_numpy(np.stack(x)).to(device) for x in zip(*labels))
             return point_tracking_loss(out["cls"], out["loc"], label_cls, label_loc, self.cls_weight, self.loc_weight)
-        from trackers.tracker.anchors import anchor_grid
+        from rgbtfuse.trackers.grids import anchor_grid
 
         grid = anchor_grid(anchor_cfg, size)
         labels = [anchor_targets(b, grid, size, anchor_cfg.stride, cfg.instance_size, rng, negative=n) for b, n in zip(boxes, negs)]

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 
+from rgbtfuse.config import from_dict
 from rgbtfuse.errors import ConfigError
 
 
@@ -27,12 +28,8 @@ class OptimConfig:
     warmup_steps: int = 0
 
     @classmethod
-    def from_dict(cls, cfg: dict[str, Any] | None) -> "OptimConfig":
-        cfg = dict(cfg or {})
-        known = {f.name for f in fields(cls)}
-        if unknown := sorted(set(cfg) - known):
-            raise ConfigError(f"unknown optimizer options {unknown}; known: {sorted(known)}")
-        return cls(**cfg)
+    def from_dict(cls, cfg: dict[str, Any] | None) -> OptimConfig:
+        return from_dict(cls, cfg, "train.optimizer", noun="options")
 
 
 def build_optimizer(params: Iterable[torch.nn.Parameter], cfg: OptimConfig) -> torch.optim.Optimizer:

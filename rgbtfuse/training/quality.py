@@ -1,7 +1,7 @@
 """Training the quality network (QPN) of mode ``decision`` with the tracker frozen.
 
 ``train_quality(cfg, out)``: roll the frozen tracker out over sequences with boxes
-(:mod:`rgbtfuse.training.quality_data`, cached), train :class:`trackers.models.quality.QualityNet`
+(:mod:`rgbtfuse.training.quality_data`, cached), train :class:`rgbtfuse.trackers.models.quality.QualityNet`
 on clips of those rollouts to predict each branch's IoU (masked MSE; the LSTM starts from a
 zero state at each clip start, as it does at ``init``), write ``qpn.pth``, and compare it with
 the training-free quality on held-out rollouts (``eval.json``). The loop is the shared
@@ -35,6 +35,9 @@ from torch.utils.data import Dataset
 
 from rgbtfuse.atomic import atomic_torch_save, atomic_write
 from rgbtfuse.errors import ConfigError
+from rgbtfuse.trackers.models.quality import QualityNet, QualityNetConfig, qpn_file
+from rgbtfuse.trackers.models.siamese import BRANCHES
+from rgbtfuse.trackers.tracker.evidence import EVIDENCE_VERSION
 from rgbtfuse.training.optim import OptimConfig
 from rgbtfuse.training.quality_data import (
     POLICIES,
@@ -43,9 +46,6 @@ from rgbtfuse.training.quality_data import (
     synthetic_sources,
 )
 from rgbtfuse.training.trainer import LoopConfig, Trainer
-from trackers.models.quality import QualityNet, QualityNetConfig, qpn_file
-from trackers.models.siamese import BRANCHES
-from trackers.tracker.evidence import EVIDENCE_VERSION
 
 QPN_NAME = "qpn.pth"
 EVAL_NAME = "eval.json"
@@ -245,8 +245,8 @@ def train_quality(
     ``qpn.pth`` (for ``decision: {quality: qpn, quality_weights: ...}``) and, with ``val:``,
     ``eval.json`` (QPN vs training-free on the held-out rollouts).
     """
-    from trackers.models.builder import build_tracker, load_experiment
-    from trackers.tracker.decision import DecisionConfig
+    from rgbtfuse.trackers.builder import build_tracker, load_experiment
+    from rgbtfuse.trackers.tracker.decision import DecisionConfig
 
     cfg = load_experiment(cfg)
     q = quality_section(cfg)

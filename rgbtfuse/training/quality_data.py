@@ -1,7 +1,7 @@
 """Training data of the quality network: the frozen decision tracker's per-frame evidence.
 
 A *rollout* runs the frozen tracker (mode ``decision``) over one sequence with boxes and records,
-per frame after the first, the evidence of :class:`trackers.tracker.evidence.EvidenceBuilder`
+per frame after the first, the evidence of :class:`rgbtfuse.trackers.tracker.evidence.EvidenceBuilder`
 (what the QPN sees online), the true IoU of each branch's box, and the training-free quality
 (the baseline). Which branch the state follows is the rollout's *policy*: ``free`` (the
 training-free rule, what ``decision`` does today), ``oracle`` (the branch with the highest true
@@ -27,11 +27,11 @@ import numpy as np
 import torch
 
 from rgbtfuse.atomic import atomic_write
-from rgbtfuse.data.annotations import box_iou
+from rgbtfuse.boxes import box_iou
 from rgbtfuse.errors import ConfigError
-from trackers.models.siamese import BRANCHES
-from trackers.tracker.decision import DecisionTracker
-from trackers.tracker.evidence import EVIDENCE_VERSION, EvidenceBuilder
+from rgbtfuse.trackers.models.siamese import BRANCHES
+from rgbtfuse.trackers.tracker.decision import DecisionTracker
+from rgbtfuse.trackers.tracker.evidence import EVIDENCE_VERSION, EvidenceBuilder
 
 POLICIES = ("free", "oracle", "rgb", "ir", "fused")
 SCHEDULES = ("default", "random", "mixed")

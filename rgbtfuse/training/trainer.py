@@ -15,7 +15,7 @@ import os
 import socket
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ from tqdm import tqdm
 
 from rgbtfuse.atomic import atomic_torch_save, atomic_write
 from rgbtfuse.checkpoint import read_checkpoint
+from rgbtfuse.config import from_dict
 from rgbtfuse.errors import CheckpointError, ConfigError, OutputError
 from rgbtfuse.training import distributed as D
 from rgbtfuse.training.optim import OptimConfig, build_optimizer, build_scheduler
@@ -52,12 +53,8 @@ class LoopConfig:
     tensorboard: bool = True
 
     @classmethod
-    def from_dict(cls, cfg: dict[str, Any] | None) -> "LoopConfig":
-        cfg = dict(cfg or {})
-        known = {f.name for f in fields(cls)}
-        if unknown := sorted(set(cfg) - known):
-            raise ConfigError(f"unknown train options {unknown}; known: {sorted(known)}")
-        return cls(**cfg)
+    def from_dict(cls, cfg: dict[str, Any] | None) -> LoopConfig:
+        return from_dict(cls, cfg, "train", noun="options")
 
 
 LossFn = Callable[[Any], tuple[torch.Tensor, dict[str, float]]]

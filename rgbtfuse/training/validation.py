@@ -29,6 +29,7 @@ import numpy as np
 import torch
 
 from rgbtfuse.atomic import atomic_torch_save, atomic_write
+from rgbtfuse.config import from_dict
 from rgbtfuse.errors import ConfigError
 
 MODES = ("rgb", "ir", "fused")
@@ -42,20 +43,10 @@ class ValConfig:
     synthetic: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def from_dict(cls, cfg: dict[str, Any] | None) -> "ValConfig | None":
+    def from_dict(cls, cfg: dict[str, Any] | None) -> ValConfig | None:
         if not cfg:
             return None
-        if not isinstance(cfg, dict):
-            raise ConfigError(f"val: expected a mapping, got {cfg!r}")
-        known = {"every", "modes", "sequences", "synthetic"}
-        if unknown := sorted(set(cfg) - known):
-            raise ConfigError(f"val: unknown keys {unknown}; known: {sorted(known)}")
-        out = cls(
-            every=int(cfg.get("every", 100)),
-            modes=tuple(cfg.get("modes") or ("fused",)),
-            sequences=tuple(str(s) for s in cfg.get("sequences") or ()),
-            synthetic=dict(cfg.get("synthetic") or {}),
-        )
+        out = from_dict(cls, cfg, "val")
         if bad := [m for m in out.modes if m not in MODES]:
             raise ConfigError(f"val.modes: unknown modes {bad}; known: {list(MODES)}")
         if "fused" not in out.modes:
@@ -129,15 +120,15 @@ class Validator:
                 self.fixed[mode] = scores
 
     def _track(self, mode: str, fusion_weights: Path | None) -> dict[str, float]:
-        from rgbtfuse.demo.pipeline import track_modes
-        from trackers.models.builder import build_tracker
+        from rgbtfuse.trackers.builder import build_tracker
+        from rgbtfuse.tracking.scoring import track_and_score
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             tracker = build_tracker(self.experiment, weights=self.weights, fusion_weights=fusion_weights, mode=mode, device="cpu")
         scores = {}
         for seq in self.sequences:
-            runs, _ = track_modes(seq, {mode: tracker}, progress=False)
+            runs, _ = track_and_score(seq, {mode: tracker}, progress=False)
             scores[seq.name] = float(np.nanmean(runs[mode].iou))
         return scores
 

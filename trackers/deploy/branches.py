@@ -1,10 +1,10 @@
 """The two exported branches of a Siamese RGB-T model, as traceable modules.
 
 * template branch: template crops of the mode's modalities ``(1, 3, E, E)`` → the template state
-  the model keeps after :meth:`~trackers.models.siamese.SiameseRGBT.template` (fused template
+  the model keeps after :meth:`~rgbtfuse.trackers.models.siamese.SiameseRGBT.template` (fused template
   features; for SiamRPN++ the head's template-side kernels, computed once per target);
 * search branch: search crops ``(1, 3, I, I)`` + that state → the head outputs of
-  :meth:`~trackers.models.siamese.SiameseRGBT.track` (``cls``, ``loc``).
+  :meth:`~rgbtfuse.trackers.models.siamese.SiameseRGBT.track` (``cls``, ``loc``).
 
 Both call the model's own ``template``/``track`` so that the mode's logic (which branches run,
 fusion, batching of the shared backbone) is the model's; a new mode needs an entry in
@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from rgbtfuse.errors import ExportError
-from trackers.models.siamese import SiameseRGBT
+from rgbtfuse.trackers.models.siamese import SiameseRGBT
 
 #: modalities whose crops each exportable mode feeds
 MODE_INPUTS: dict[str, tuple[str, ...]] = {"rgb": ("rgb",), "ir": ("ir",), "fused": ("rgb", "ir")}
@@ -32,7 +32,7 @@ def mode_inputs(mode: str) -> tuple[str, ...]:
 
 
 def _is_siamrpn(model: SiameseRGBT) -> bool:
-    from trackers.models.siamrpn import SiamRPNpp
+    from rgbtfuse.trackers.models.siamrpn import SiamRPNpp
 
     return isinstance(model, SiamRPNpp)
 
@@ -46,7 +46,7 @@ def template_state(model: SiameseRGBT) -> dict[str, torch.Tensor]:
     if _is_siamrpn(model):
         kernels = model.kernels if isinstance(model.kernels, list) else [model.kernels]
         levels = range(2, 2 + len(kernels)) if len(kernels) > 1 else [""]
-        return {name: t for lvl, (c, l) in zip(levels, kernels) for name, t in ((f"cls_kernel{lvl}", c), (f"loc_kernel{lvl}", l))}
+        return {name: t for lvl, (cls, loc) in zip(levels, kernels) for name, t in ((f"cls_kernel{lvl}", cls), (f"loc_kernel{lvl}", loc))}
     zf = model.zf or []
     return {"zf": zf[0]} if len(zf) == 1 else {f"zf{i}": f for i, f in enumerate(zf)}
 

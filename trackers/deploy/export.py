@@ -31,11 +31,11 @@ from torch import nn
 from rgbtfuse import __version__
 from rgbtfuse.atomic import atomic_path
 from rgbtfuse.errors import ConfigError, ExportError
-from trackers.deploy.branches import SearchBranch, TemplateBranch, mode_inputs, template_state
-from trackers.deploy.manifest import FORMAT, MANIFEST, VERSION, file_entry, write_manifest
-from trackers.models.builder import TRACK_DEFAULTS, build_model, load_experiment
-from trackers.models.siamese import SiameseRGBT
-from trackers.tracker.base import TrackConfig
+from rgbtfuse.trackers.builder import build_model, load_experiment, track_config
+from rgbtfuse.trackers.deploy.branches import SearchBranch, TemplateBranch, mode_inputs, template_state
+from rgbtfuse.trackers.deploy.manifest import FORMAT, MANIFEST, VERSION, file_entry, write_manifest
+from rgbtfuse.trackers.models.siamese import SiameseRGBT
+from rgbtfuse.trackers.tracker.base import TrackConfig
 
 #: ONNX opset of the exported files
 OPSET = 17
@@ -173,7 +173,7 @@ def export_tracker(
     """Export the experiment's tracker network in ``mode`` to the folder ``out``; returns the manifest.
 
     Files: ``template.onnx`` (inputs ``z_rgb``/``z_ir`` ``(1, 3, E, E)`` → template state, see
-    :func:`~trackers.deploy.branches.template_state`), ``search.onnx`` (``x_rgb``/``x_ir``
+    :func:`~rgbtfuse.trackers.deploy.branches.template_state`), ``search.onnx`` (``x_rgb``/``x_ir``
     ``(1, 3, I, I)`` + template state → ``cls``, ``loc``), for single-modality NanoTrack also
     ``nanotrack_backbone.onnx`` (``input`` ``(1, 3, I, I)`` → ``output``) and
     ``nanotrack_head.onnx`` (``input1`` template and ``input2`` search features → ``output1`` cls,
@@ -188,7 +188,7 @@ def export_tracker(
     modalities = mode_inputs(model.mode)
     for p in model.parameters():
         p.requires_grad_(True)
-    track = TrackConfig.from_dict({**TRACK_DEFAULTS.get(kind, {}), **(cfg.get("track") or {})})
+    track = track_config(cfg)
     gen = torch.Generator().manual_seed(seed)
     template, search = TemplateBranch(model), SearchBranch(model)
     # two sets of random crops: one traced, one to check the files on

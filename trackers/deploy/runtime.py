@@ -1,10 +1,10 @@
 """onnxruntime backend: an exported model folder driven by the usual tracker classes.
 
-:class:`OnnxSiameseModel` has the part of :class:`~trackers.models.siamese.SiameseRGBT`'s API
+:class:`OnnxSiameseModel` has the part of :class:`~rgbtfuse.trackers.models.siamese.SiameseRGBT`'s API
 the trackers use (``mode``, ``eval()``, ``template(z_rgb, z_ir)``, ``track(x_rgb, x_ir) ->
 {'cls', 'loc'}``), so crops, windows, penalties and box decoding stay those of
-:class:`~trackers.tracker.nanotrack_tracker.NanoTracker` /
-:class:`~trackers.tracker.siamrpn_tracker.SiamRPNTracker`; only the networks run in onnxruntime.
+:class:`~rgbtfuse.trackers.tracker.nanotrack_tracker.NanoTracker` /
+:class:`~rgbtfuse.trackers.tracker.siamrpn_tracker.SiamRPNTracker`; only the networks run in onnxruntime.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ import numpy as np
 import torch
 
 from rgbtfuse.errors import ConfigError, WeightsError
-from trackers.deploy.manifest import read_manifest
-from trackers.tracker.base import SiameseTracker, TrackConfig
+from rgbtfuse.trackers.deploy.manifest import read_manifest
+from rgbtfuse.trackers.tracker.base import SiameseTracker, TrackConfig
 
 
 def _onnxruntime():
@@ -46,7 +46,7 @@ class OnnxSiameseModel:
     """The template and search branches of a model folder in onnxruntime sessions.
 
     Args:
-        folder: a folder written by :func:`~trackers.deploy.export.export_tracker` (its manifest
+        folder: a folder written by :func:`~rgbtfuse.trackers.deploy.export.export_tracker` (its manifest
             and sha256 are checked).
         device: ``auto`` | ``cpu`` | ``cuda``.
         threads: onnxruntime intra-op threads (default: onnxruntime's, one per physical core).
@@ -79,7 +79,7 @@ class OnnxSiameseModel:
         self.mode: str = self.manifest["mode"]
         self.state: list[np.ndarray] | None = None
 
-    def eval(self) -> "OnnxSiameseModel":
+    def eval(self) -> OnnxSiameseModel:
         return self
 
     @staticmethod
@@ -113,12 +113,12 @@ def build_onnx_tracker(folder: str | Path, mode: str | None = None, device: str 
     cfg = TrackConfig.from_dict(model.manifest["track"])
     kind = model.manifest["model"]
     if kind == "nanotrack":
-        from trackers.tracker.nanotrack_tracker import NanoTracker
+        from rgbtfuse.trackers.tracker.nanotrack_tracker import NanoTracker
 
         return NanoTracker(model, cfg, "cpu", optimize=False)  # type: ignore[arg-type]  (duck-typed model)
     if kind == "siamrpn":
-        from trackers.tracker.anchors import AnchorConfig
-        from trackers.tracker.siamrpn_tracker import SiamRPNTracker
+        from rgbtfuse.trackers.grids import AnchorConfig
+        from rgbtfuse.trackers.tracker.siamrpn_tracker import SiamRPNTracker
 
         anchor = AnchorConfig.from_dict(model.manifest.get("anchor") or {})
         return SiamRPNTracker(model, cfg, "cpu", anchor=anchor)  # type: ignore[arg-type]

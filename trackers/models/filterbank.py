@@ -17,7 +17,7 @@ channels), every map average-pooled over ``stride``×``stride`` cells:
 Head (:class:`NCCHead`): per-channel normalised (template std) zero-mean cross-correlation of
 the template map with every window of the search map, divided by the window norm (NCC ∈
 [−1, 1]), as foreground logits ``gain·NCC``; SiamFC's score map. It has no box regression: the
-tracker (:class:`~trackers.tracker.siamfc_tracker.SiamFCTracker`) keeps the initial box size.
+tracker (:class:`~rgbtfuse.trackers.tracker.siamfc_tracker.SiamFCTracker`) keeps the initial box size.
 
 .. code-block:: yaml
 
@@ -37,8 +37,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from rgbtfuse.errors import ConfigError
-from trackers.models.fusion_config import FusionConfig
-from trackers.models.siamese import SiameseRGBT
+from rgbtfuse.trackers.models.fusion_config import FusionConfig
+from rgbtfuse.trackers.models.siamese import SiameseRGBT
 
 _MODEL_KEYS = {"type", "backbone", "head"}
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from rgbtfuse.errors import ConfigError
 from rgbtfuse.fusion import MultiScaleFusion
-from trackers.models.siamese import POSITIONS
+from rgbtfuse.trackers.models.siamese import POSITIONS
 
 
 @dataclass

@@ -22,7 +22,7 @@ import torch
 from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
-from trackers.models.siamese import SiameseRGBT, _as_list
+from rgbtfuse.trackers.models.siamese import SiameseRGBT, _as_list
 
 
 def fold_batchnorm(module: nn.Module) -> nn.Module:

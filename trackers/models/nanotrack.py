@@ -24,11 +24,11 @@ from typing import Any
 import torch
 
 from rgbtfuse.errors import ConfigError
-from trackers.models.backbone.mobilenet_v3 import MobileNetV3Small
-from trackers.models.fusion_config import FusionConfig
-from trackers.models.head.ban import build_ban_head
-from trackers.models.neck.adjust import AdjustLayer
-from trackers.models.siamese import SiameseRGBT
+from rgbtfuse.trackers.models.backbone.mobilenet_v3 import MobileNetV3Small
+from rgbtfuse.trackers.models.fusion_config import FusionConfig
+from rgbtfuse.trackers.models.head.ban import build_ban_head
+from rgbtfuse.trackers.models.neck.adjust import AdjustLayer
+from rgbtfuse.trackers.models.siamese import SiameseRGBT
 
 _MODEL_KEYS = {"type", "backbone", "neck", "head"}
 
@@ -57,7 +57,7 @@ def build_nanotrack(cfg: dict[str, Any], fusion: dict[str, Any] | FusionConfig |
 
     ``mode`` defaults to ``fused`` with a fusion section, else ``rgb``.
     Weights are random; load a published checkpoint with
-    :func:`trackers.models.weights.load_tracker_weights`.
+    :func:`rgbtfuse.trackers.models.weights.load_tracker_weights`.
     """
     unknown = sorted(set(cfg) - _MODEL_KEYS)
     if unknown:

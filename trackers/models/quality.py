@@ -8,7 +8,7 @@ layer sizes, targets and loss are not published. This is rgbtfuse's version for 
 * input per frame and branch (rgb, ir, fused): the branch's score map and its previous-frame
   map, both circularly shifted so that the current peak sits at index ``(0, 0)`` (as AFAT does
   before its QPN), ``(2, S, S)``; plus :data:`N_SCALARS` scalar cues of
-  :mod:`trackers.tracker.evidence` (peak, APCE, cross-branch agreement, motion) and the
+  :mod:`rgbtfuse.trackers.tracker.evidence` (peak, APCE, cross-branch agreement, motion) and the
   log training-free qualities derived from them (:func:`derived_cues`);
 * per branch, with weights shared by the three branches (a branch one-hot says which is which):
   a conv encoder of the maps (circular padding: the shifted map has no border), the code joined
@@ -58,7 +58,7 @@ class QualityNetConfig:
     pool: int = 4  # encoder output grid (adaptive pooling: any score-map size)
 
     @classmethod
-    def from_dict(cls, cfg: dict[str, Any] | None) -> "QualityNetConfig":
+    def from_dict(cls, cfg: dict[str, Any] | None) -> QualityNetConfig:
         cfg = dict(cfg or {})
         known = {f.name for f in fields(cls)}
         if unknown := sorted(set(cfg) - known):

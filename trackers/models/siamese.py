@@ -85,7 +85,7 @@ class SiameseRGBT(nn.Module):
         for name, p in self.named_parameters():
             p.requires_grad_(name.startswith("fusion."))
 
-    def train(self, mode: bool = True) -> "SiameseRGBT":
+    def train(self, mode: bool = True) -> SiameseRGBT:
         super().train(mode)
         if mode and self.fusion is not None and not any(p.requires_grad for n, p in self.named_parameters() if not n.startswith("fusion.")):
             # frozen tracker: only the fusion module is in training mode

@@ -1,4 +1,4 @@
-"""SiamRPN++ (pysot) as an RGB-T :class:`~trackers.models.siamese.SiameseRGBT`, built from a dict.
+"""SiamRPN++ (pysot) as an RGB-T :class:`~rgbtfuse.trackers.models.siamese.SiameseRGBT`, built from a dict.
 
 State-dict keys are pysot's (``backbone.*``, ``neck.*``, ``rpn_head.*``): the published model-zoo
 checkpoints load as-is (458 keys for ``siamrpn_r50_l234_dwxcorr``, 450 for
@@ -8,7 +8,7 @@ checkpoints load as-is (458 keys for ``siamrpn_r50_l234_dwxcorr``, 450 for
 Model config schema (the ``model:`` section of an experiment yaml = pysot's ``config.yaml``
 sections in lower case; :func:`pysot_config` converts a pysot file)::
 
-    type: siamrpn            # (read by trackers.models.builder)
+    type: siamrpn            # (read by rgbtfuse.trackers.builder)
     backbone: {type: resnet50 | mobilenetv2, kwargs: {used_layers: [2, 3, 4], width_mult: 1.4}}
     adjust:   {adjust: true, type: AdjustAllLayer | AdjustLayer,
                kwargs: {in_channels: [512, 1024, 2048], out_channels: [256, 256, 256]}}
@@ -30,13 +30,13 @@ import torch
 import yaml
 
 from rgbtfuse.errors import ConfigError
-from rgbtfuse.fusion import MultiScaleFusion
-from trackers.models.backbone.mobile_v2 import mobilenetv2
-from trackers.models.backbone.resnet_atrous import resnet50
-from trackers.models.head.rpn import DepthwiseRPN, MultiRPN
-from trackers.models.neck.adjust import AdjustAllLayer, AdjustLayer
-from trackers.models.siamese import SiameseRGBT
-from trackers.tracker.anchors import AnchorConfig
+from rgbtfuse.trackers.grids import AnchorConfig
+from rgbtfuse.trackers.models.backbone.mobile_v2 import mobilenetv2
+from rgbtfuse.trackers.models.backbone.resnet_atrous import resnet50
+from rgbtfuse.trackers.models.fusion_config import FusionConfig
+from rgbtfuse.trackers.models.head.rpn import DepthwiseRPN, MultiRPN
+from rgbtfuse.trackers.models.neck.adjust import AdjustAllLayer, AdjustLayer
+from rgbtfuse.trackers.models.siamese import SiameseRGBT
 
 BACKBONES = {"resnet50": resnet50, "mobilenetv2": mobilenetv2}
 NECKS = {"AdjustLayer": AdjustLayer, "AdjustAllLayer": AdjustAllLayer}
@@ -99,9 +99,9 @@ def build_siamrpn(
     Args:
         cfg: the ``model:`` section (lower-case pysot keys).
         fusion: ``None`` (RGB/IR only); a built :class:`~rgbtfuse.fusion.MultiScaleFusion`; or the
-            experiment's ``fusion:`` section — a mapping ``{name, position, share_backbone,
-            <options>}`` or an object with those attributes and ``build(channels)`` — built for the
-            channels at its position (``neck``: the neck's outputs, ``backbone``: the used layers').
+            experiment's ``fusion:`` section (a mapping or its
+            :class:`~rgbtfuse.trackers.models.fusion_config.FusionConfig`), built for the channels at its
+            position (``neck``: the neck's outputs, ``backbone``: the used layers').
         fusion_position, share_backbone: used with a built ``MultiScaleFusion``.
         mode: ``rgb``, ``ir`` or ``fused``; default ``fused`` with a fusion, else ``rgb``.
     """
@@ -119,14 +119,8 @@ def build_siamrpn(
     head = _make(RPNS, "rpn", *_section(cfg, "rpn"))
     anchor = AnchorConfig.from_dict(dict(cfg.get("anchor") or {}))
     if isinstance(fusion, Mapping):
-        options = dict(fusion)
-        if "name" not in options:
-            raise ConfigError(f"fusion: expected a mapping with a 'name' key, got {options!r}")
-        name = options.pop("name")
-        fusion_position = options.pop("position", "neck")
-        share_backbone = options.pop("share_backbone", True)
-        fusion = MultiScaleFusion.build(name, _fusion_channels(backbone, neck, fusion_position), **options)
-    elif fusion is not None and not isinstance(fusion, MultiScaleFusion):  # the builder's FusionConfig
+        fusion = FusionConfig.from_dict(dict(fusion))
+    if isinstance(fusion, FusionConfig):
         fusion_position, share_backbone = fusion.position, fusion.share_backbone
         fusion = fusion.build(_fusion_channels(backbone, neck, fusion_position))
     if mode is None:

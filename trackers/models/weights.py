@@ -6,7 +6,7 @@ from pathlib import Path
 
 from rgbtfuse.checkpoint import extract_state_dict, load_state_dict, read_checkpoint
 from rgbtfuse.errors import CheckpointError, ConfigError
-from trackers.models.siamese import SiameseRGBT
+from rgbtfuse.trackers.models.siamese import SiameseRGBT
 
 # keys an RGB-only checkpoint cannot contain: filled from the fusion file / the RGB backbone
 _RGBT_ONLY = ("fusion.", "backbone_ir.")

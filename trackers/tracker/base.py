@@ -9,32 +9,26 @@ hyper-parameters of :class:`TrackConfig` (from the experiment yaml).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
 
+from rgbtfuse.config import from_dict
 from rgbtfuse.errors import ConfigError, InitBoxError
-from trackers.models.siamese import SiameseRGBT
-from trackers.tracker.crop import get_subwindow, to_tensor
+from rgbtfuse.trackers.models.siamese import SiameseRGBT
+from rgbtfuse.trackers.tracker.crop import get_subwindow, to_tensor
 
-
-#: options that are pixel sizes or counts; the others are real-valued weights
-_INT_OPTIONS = {"exemplar_size", "instance_size", "base_size", "stride", "output_size"}
 #: options that may be 0 (weights); sizes and strides must be positive
 _MAY_BE_ZERO = {"base_size", "penalty_k", "window_influence", "context_amount", "lr"}
 
 
-def _check_number(key: str, value: Any, integer: bool) -> None:
-    """A ``track.<key>`` must be a (non-bool) number, an integer for sizes, and not negative;
-    checked at load so that a string in the yaml fails here and not inside numpy at frame 2."""
-    if key == "output_size" and value is None:
+def _check_range(key: str, value: Any) -> None:
+    """A ``track.<key>`` must not be negative, and sizes/strides must be positive (types are
+    checked by :func:`rgbtfuse.config.from_dict`)."""
+    if value is None:
         return
-    kind = "an integer" if integer else "a number"
-    ok = isinstance(value, int) if integer else isinstance(value, (int, float))
-    if isinstance(value, bool) or not ok or not np.isfinite(value):
-        raise ConfigError(f"track.{key} must be {kind}, got {value!r}")
     if value < 0 or (value == 0 and key not in _MAY_BE_ZERO):
         raise ConfigError(f"track.{key} must be {'at least 0' if key in _MAY_BE_ZERO else 'positive'}, got {value!r}")
 
@@ -56,14 +50,11 @@ class TrackConfig:
     output_size: int | None = None
 
     @classmethod
-    def from_dict(cls, cfg: dict[str, Any]) -> "TrackConfig":
-        names = {f.name for f in fields(cls)}
-        unknown = sorted(set(cfg) - names)
-        if unknown:
-            raise ConfigError(f"unknown track options {unknown}; known: {sorted(names)}")
-        for key, value in cfg.items():
-            _check_number(key, value, integer=key in _INT_OPTIONS)
-        return cls(**cfg)
+    def from_dict(cls, cfg: dict[str, Any] | None) -> TrackConfig:
+        out = from_dict(cls, cfg, "track")
+        for key in cfg or {}:
+            _check_range(key, getattr(out, key))
+        return out
 
     @property
     def score_size(self) -> int:

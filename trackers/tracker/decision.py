@@ -12,7 +12,7 @@ Rules (``decision.rule`` in the experiment yaml, formulas and sources in docs/fa
   higher than the fused one by the factor ``1 + margin``; quality is training-free
   (:func:`branch_quality`), exponentially smoothed over frames (reset at init), or, with
   ``quality: qpn`` and ``quality_weights: FILE``, the IoU each branch's box is predicted to have
-  by a trained AFAT-style quality network (:mod:`trackers.models.quality`, LSTM state reset at
+  by a trained AFAT-style quality network (:mod:`rgbtfuse.trackers.models.quality`, LSTM state reset at
   init; trained by ``rgbtfuse train-quality``).
 * ``dfat``: DFAT's released rule over the rgb and ir heads — classification logits averaged,
   ``cls = 0.5 (w_ir cls_ir + w_rgb cls_rgb) / (w_ir + w_rgb)`` with ``w = 0.5``, box outputs
@@ -24,18 +24,19 @@ from __future__ import annotations
 
 import dataclasses
 import warnings
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from rgbtfuse.data.annotations import box_iou
+from rgbtfuse.boxes import box_iou
+from rgbtfuse.config import from_dict
 from rgbtfuse.errors import CheckpointError, ConfigError
-from trackers.models.siamese import BRANCHES
-from trackers.tracker.base import Proposal, SiameseTracker
-from trackers.tracker.evidence import EVIDENCE_VERSION, EvidenceBuilder
+from rgbtfuse.trackers.models.siamese import BRANCHES
+from rgbtfuse.trackers.tracker.base import Proposal, SiameseTracker
+from rgbtfuse.trackers.tracker.evidence import EVIDENCE_VERSION, EvidenceBuilder
 
 RULES = ("quality", "dfat")
 #: training-free qualities, and ``qpn`` (a trained quality network, needs ``quality_weights``)
@@ -61,15 +62,8 @@ class DecisionConfig:
     quality_weights: str | None = None
 
     @classmethod
-    def from_dict(cls, cfg: dict[str, Any] | None) -> "DecisionConfig":
-        cfg = cfg or {}
-        if not isinstance(cfg, dict):
-            raise ConfigError(f"decision: expected a mapping, got {cfg!r}")
-        names = {f.name for f in fields(cls)}
-        unknown = sorted(set(cfg) - names)
-        if unknown:
-            raise ConfigError(f"decision: unknown keys {unknown}; known: {sorted(names)}")
-        out = cls(**cfg)
+    def from_dict(cls, cfg: dict[str, Any] | None) -> DecisionConfig:
+        out = from_dict(cls, cfg, "decision")
         if out.rule not in RULES:
             raise ConfigError(f"decision.rule {out.rule!r}: expected one of {RULES}")
         if out.quality not in QUALITIES:
@@ -85,7 +79,7 @@ class DecisionConfig:
             raise ConfigError(f"decision.quality: qpn works with rule: quality, not {out.rule!r}")
         return out
 
-    def training_free(self) -> "DecisionConfig":
+    def training_free(self) -> DecisionConfig:
         """The same settings with a training-free quality (``peak_apce`` in place of ``qpn``)."""
         if self.quality != "qpn":
             return self
@@ -139,7 +133,7 @@ class DecisionTracker:
         self.qpn, self.qpn_state = (self._load_qpn(self.cfg.quality_weights) if self.cfg.quality == "qpn" else None), None
 
     def _load_qpn(self, weights: str) -> torch.nn.Module:
-        from trackers.models.quality import load_qpn
+        from rgbtfuse.trackers.models.quality import load_qpn
 
         path = Path(weights)
         if not path.is_file():
@@ -147,8 +141,9 @@ class DecisionTracker:
         net, meta = load_qpn(str(path))
         if meta.get("evidence_version") != EVIDENCE_VERSION:
             raise CheckpointError(f"{path}: trained on evidence version {meta.get('evidence_version')}, this code makes version {EVIDENCE_VERSION}; retrain it")
-        if meta.get("score_size") != self.base.cfg.score_size:
-            raise CheckpointError(f"{path}: trained for {meta.get('score_size')}x{meta.get('score_size')} score maps, this tracker makes {self.base.cfg.score_size}x{self.base.cfg.score_size}")
+        trained, here = meta.get("score_size"), self.base.cfg.score_size
+        if trained != here:
+            raise CheckpointError(f"{path}: trained for {trained}x{trained} score maps, this tracker makes {here}x{here}")
         trained_for = meta.get("model_class")
         if trained_for and trained_for != type(self.base.model).__name__:
             warnings.warn(f"{path}: QPN trained on a {trained_for} tracker, used with {type(self.base.model).__name__}", stacklevel=3)

@@ -1,6 +1,6 @@
 """Per-frame evidence of the three decision branches, as the quality network sees it.
 
-The same :class:`EvidenceBuilder` runs inside :class:`~trackers.tracker.decision.DecisionTracker`
+The same :class:`EvidenceBuilder` runs inside :class:`~rgbtfuse.trackers.tracker.decision.DecisionTracker`
 (online, QPN quality) and in ``rgbtfuse train-quality`` (collecting training data from the
 frozen tracker), so the network is trained on exactly what it gets at tracking time.
 """
@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from rgbtfuse.data.annotations import box_iou
-from trackers.models.quality import N_SCALARS
-from trackers.models.siamese import BRANCHES
-from trackers.tracker.base import Proposal
+from rgbtfuse.boxes import box_iou
+from rgbtfuse.trackers.models.quality import N_SCALARS
+from rgbtfuse.trackers.models.siamese import BRANCHES
+from rgbtfuse.trackers.tracker.base import Proposal
 
 #: the scalar cues per branch, in their order in ``scalars[..., k]``
 SCALAR_NAMES = ("peak", "max", "apce", "agreement", "shift", "log_scale", "valid")

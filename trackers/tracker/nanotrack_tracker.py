@@ -1,7 +1,7 @@
 """NanoTrack's tracker: anchor-free decoding of the BAN head on a grid of points.
 
 Everything else (crops, scale/ratio penalty, cosine window, size learning rate, clipping) is
-the shared Siamese loop of :class:`~trackers.tracker.base.SiameseTracker`, with NanoTrack's
+the shared Siamese loop of :class:`~rgbtfuse.trackers.tracker.base.SiameseTracker`, with NanoTrack's
 hyper-parameters (stride 16, its penalty/window/lr) from the experiment yaml.
 """
 
@@ -11,23 +11,31 @@ import numpy as np
 import torch
 
 from rgbtfuse.errors import ConfigError
-from trackers.models.inference import inference_copy
-from trackers.models.siamese import SiameseRGBT
-from trackers.tracker.base import SiameseTracker, TrackConfig
+from rgbtfuse.trackers.grids import make_points
+from rgbtfuse.trackers.models.inference import inference_copy
+from rgbtfuse.trackers.models.nanotrack import build_nanotrack
+from rgbtfuse.trackers.models.siamese import SiameseRGBT
+from rgbtfuse.trackers.registry import register_tracker
+from rgbtfuse.trackers.tracker.base import SiameseTracker, TrackConfig
+
+#: NanoTrack's tracking constants (its configv2.yaml); the experiment's ``track:`` section overrides them
+NANOTRACK_TRACK_DEFAULTS = {
+    "exemplar_size": 127,
+    "instance_size": 255,
+    "base_size": 7,
+    "context_amount": 0.5,
+    "stride": 16,
+    "penalty_k": 0.150,
+    "window_influence": 0.490,
+    "lr": 0.385,
+}
 
 
-def make_points(stride: int, size: int) -> np.ndarray:
-    """``(2, size·size)`` float32 x/y offsets of the score-map points from the crop centre,
-    row-major; the centre point (index ``size // 2``) is at 0."""
-    coords = (np.arange(size) - size // 2) * stride
-    xs, ys = np.meshgrid(coords, coords)
-    return np.stack([xs.ravel(), ys.ravel()]).astype(np.float32)
-
-
+@register_tracker("nanotrack", build_model=build_nanotrack, track_defaults=NANOTRACK_TRACK_DEFAULTS)
 class NanoTracker(SiameseTracker):
     """Tracks with a NanoTrack model (RGB, IR or fused).
 
-    With ``optimize`` (default) the tracker runs :func:`~trackers.models.inference.inference_copy`
+    With ``optimize`` (default) the tracker runs :func:`~rgbtfuse.trackers.models.inference.inference_copy`
     of ``model`` (BN folded, channels-last backbone), made once here: later changes to ``model``'s
     weights do not reach :attr:`model`; build a new tracker after changing them.
     """

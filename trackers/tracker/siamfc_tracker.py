@@ -2,7 +2,7 @@
 
 The head gives no box regression, so the box keeps its initial size (the shared loop's size
 update sees an unchanged size); the cosine window and the score come from
-:class:`~trackers.tracker.base.SiameseTracker`.
+:class:`~rgbtfuse.trackers.tracker.base.SiameseTracker`.
 """
 
 from __future__ import annotations
@@ -11,11 +11,26 @@ import numpy as np
 import torch
 
 from rgbtfuse.errors import ConfigError
-from trackers.models.siamese import SiameseRGBT
-from trackers.tracker.base import SiameseTracker, TrackConfig
-from trackers.tracker.nanotrack_tracker import make_points
+from rgbtfuse.trackers.grids import make_points
+from rgbtfuse.trackers.models.filterbank import build_filterbank
+from rgbtfuse.trackers.models.siamese import SiameseRGBT
+from rgbtfuse.trackers.registry import register_tracker
+from rgbtfuse.trackers.tracker.base import SiameseTracker, TrackConfig
+
+#: the filter-bank demo tracker: stride-8 maps, 17×17 score map, box size kept (no regression)
+FILTERBANK_TRACK_DEFAULTS = {
+    "exemplar_size": 127,
+    "instance_size": 255,
+    "base_size": 0,
+    "context_amount": 0.5,
+    "stride": 8,
+    "penalty_k": 0.0,
+    "window_influence": 0.3,
+    "lr": 0.0,
+}
 
 
+@register_tracker("filterbank", build_model=build_filterbank, track_defaults=FILTERBANK_TRACK_DEFAULTS)
 class SiamFCTracker(SiameseTracker):
     """Tracks with a score-map-only Siamese model (``model.type: filterbank``)."""
 

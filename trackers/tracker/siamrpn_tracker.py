@@ -7,16 +7,20 @@ import torch
 import torch.nn.functional as F
 
 from rgbtfuse.errors import ConfigError
-from trackers.models.siamese import SiameseRGBT
-from trackers.tracker.anchors import AnchorConfig, anchor_grid
-from trackers.tracker.base import SiameseTracker, TrackConfig
+from rgbtfuse.trackers.grids import AnchorConfig, anchor_grid
+from rgbtfuse.trackers.models.siamese import SiameseRGBT
+from rgbtfuse.trackers.models.siamrpn import build_siamrpn
+from rgbtfuse.trackers.registry import register_tracker
+from rgbtfuse.trackers.tracker.base import SiameseTracker, TrackConfig
 
 
+# pysot's TRACK defaults are TrackConfig's own
+@register_tracker("siamrpn", build_model=build_siamrpn)
 class SiamRPNTracker(SiameseTracker):
     """Anchor-based decoding: foreground softmax per anchor, deltas → boxes with pysot's anchors."""
 
     def __init__(self, model: SiameseRGBT, cfg: TrackConfig, device: torch.device | str = "cpu", anchor: AnchorConfig | None = None):
-        """``anchor`` defaults to the model's :attr:`~trackers.models.siamrpn.SiamRPNpp.anchor_cfg`."""
+        """``anchor`` defaults to the model's :attr:`~rgbtfuse.trackers.models.siamrpn.SiamRPNpp.anchor_cfg`."""
         anchor = anchor or getattr(model, "anchor_cfg", None) or AnchorConfig(stride=cfg.stride)
         if anchor.stride != cfg.stride:
             raise ConfigError(f"anchor stride {anchor.stride} != track stride {cfg.stride}")

@@ -1,7 +1,7 @@
 """Trackers the TraX server can run, all on image *paths* per channel.
 
 * :class:`SiameseFrameTracker` wraps a tracker built from an experiment yaml
-  (``trackers.models.builder.build_tracker``);
+  (``rgbtfuse.trackers.builder.build_tracker``);
 * :class:`OracleTracker` answers with the sequence's own ground truth and
   :class:`StaticTracker` never moves: reference points that validate the evaluation pipeline
   (an oracle must score A = 1, EAO = 1; a static tracker must score lower).
@@ -17,7 +17,7 @@ from typing import Protocol
 import numpy as np
 
 from rgbtfuse.errors import AnnotationError, ConfigError
-from trackers.vot.regions import Box, parse_vot_region
+from rgbtfuse.trackers.vot.regions import Box, parse_vot_region
 
 CHANNELS_BY_MODE = {"fused": ("color", "ir"), "decision": ("color", "ir"), "rgb": ("color",), "ir": ("ir",)}
 
@@ -95,7 +95,7 @@ class OracleTracker:
 
 
 class SiameseFrameTracker:
-    """A :class:`~trackers.tracker.base.SiameseTracker` on VOT frame paths (BGR uint8 per channel)."""
+    """A :class:`~rgbtfuse.trackers.tracker.base.SiameseTracker` on VOT frame paths (BGR uint8 per channel)."""
 
     def __init__(self, tracker, name: str):
         self.tracker = tracker
@@ -133,7 +133,7 @@ def load_experiment_tracker(config: str | Path, weights: str | None = None, fusi
     path = Path(config)
     if not path.is_file():
         raise ConfigError(f"{path}: experiment yaml not found")
-    from trackers.models.builder import build_tracker  # torch and the model zoo only when needed
+    from rgbtfuse.trackers.builder import build_tracker  # torch and the model zoo only when needed
 
     tracker = build_tracker(path, weights=weights, fusion_weights=fusion_weights, mode=mode, device=device)
     return SiameseFrameTracker(tracker, name=path.stem)
@@ -141,7 +141,7 @@ def load_experiment_tracker(config: str | Path, weights: str | None = None, fusi
 
 def load_onnx_tracker(model: str | Path, mode: str | None = None, device: str = "auto") -> SiameseFrameTracker:
     """The tracker of an exported model folder (``rgbtfuse export``), run by onnxruntime."""
-    from trackers.deploy.runtime import build_onnx_tracker
+    from rgbtfuse.trackers.deploy.runtime import build_onnx_tracker
 
     path = Path(model)
     return SiameseFrameTracker(build_onnx_tracker(path, mode=mode, device=device), name=path.name)

@@ -24,17 +24,25 @@ from pathlib import Path
 
 from rgbtfuse.atomic import atomic_write
 from rgbtfuse.errors import VotError
-from trackers.vot.workspace import tracker_sections
+from rgbtfuse.trackers.vot.workspace import REPO_ROOT, tracker_sections
 
 FINGERPRINT = ".rgbtfuse-fingerprint"
 _LOG_LINE = re.compile(r"Tracker output written to file: (\S+)")
 _TRACKER_ERROR = re.compile(r"encountered an error|Evaluation interrupted by tracker error|Unable to resolve tracker")
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
+# analysis classes (``type`` in the analysis JSON) whose results are (A, R, ...) / (A, failures, (R, A), ...)
+MULTISTART_AR = ("vot.analysis.multistart.AverageAccuracyRobustness",
+                 "rgbtfuse.trackers.vot.analysis.MultiStartAverageAccuracyRobustness")
+SUPERVISED_AR = ("vot.analysis.supervised.AverageAccuracyRobustness",
+                 "rgbtfuse.trackers.vot.analysis.SupervisedAverageAccuracyRobustness")
 
 
 def toolkit_env() -> dict[str, str]:
     env = dict(os.environ)
     env["VOT_PERSISTENT_CACHE"] = "0"
+    # the stacks name rgbtfuse's analyses (rgbtfuse.trackers.vot.analysis) by dotted path: the toolkit must
+    # import them from this checkout, not from whatever rgbtfuse is installed
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO_ROOT)] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
     env.setdefault("MPLBACKEND", "Agg")
     return env
 
@@ -111,9 +119,9 @@ def summarize(analysis: dict) -> dict[str, dict[str, dict[str, float | None]]]:
             for tracker, value in zip(trackers, result):
                 if value is None:
                     continue
-                if kind.endswith("multistart.AverageAccuracyRobustness"):
+                if kind in MULTISTART_AR:
                     rows[tracker].update(accuracy=_finite(value[0]), robustness=_finite(value[1]))
-                elif kind.endswith("supervised.AverageAccuracyRobustness"):
+                elif kind in SUPERVISED_AR:
                     rows[tracker].update(accuracy=_finite(value[0]), failures=_finite(value[1]),
                                          robustness=_finite(value[2][0]) if isinstance(value[2], list) else None)
                 elif kind.endswith("EAOScore"):

@@ -1,8 +1,8 @@
 """TraX server (vot-trax 4) running any experiment yaml or a built-in test tracker.
 
-    python -m trackers.vot.trax_server --config experiments/nanotrack_v2_add.yaml --weights W.pth
-    python -m trackers.vot.trax_server --model runs/nanotrack_v2_l1_onnx   # rgbtfuse export output (onnxruntime)
-    python -m trackers.vot.trax_server --builtin oracle
+    python -m rgbtfuse.trackers.vot.trax_server --config experiments/nanotrack_v2_add.yaml --weights W.pth
+    python -m rgbtfuse.trackers.vot.trax_server --model runs/nanotrack_v2_l1_onnx   # rgbtfuse export output (onnxruntime)
+    python -m rgbtfuse.trackers.vot.trax_server --builtin oracle
 
 The model is built once per process; every ``initialize`` request re-initialises the same
 tracker, so the toolkit's multistart runs (many initialisations per sequence) do not pay for a
@@ -23,9 +23,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from rgbtfuse.errors import RgbtfuseError
-from rgbtfuse.runtime import retain_freed_memory
-from trackers.vot.frame_trackers import BUILTIN, CHANNELS_BY_MODE, FrameTracker, load_experiment_tracker, load_onnx_tracker
-from trackers.vot.regions import Box, RegionError, checked_box, polygon_to_box
+from rgbtfuse.runtime import DEFAULT_THREADS, retain_freed_memory, set_threads
+from rgbtfuse.trackers.vot.frame_trackers import BUILTIN, CHANNELS_BY_MODE, FrameTracker, load_experiment_tracker, load_onnx_tracker
+from rgbtfuse.trackers.vot.regions import Box, RegionError, checked_box, polygon_to_box
 
 
 def region_to_box(region) -> Box:
@@ -89,9 +89,9 @@ def serve(tracker: FrameTracker) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m trackers.vot.trax_server", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m rgbtfuse.trackers.vot.trax_server", description=__doc__.split("\n\n")[0])
     which = parser.add_mutually_exclusive_group(required=True)
-    which.add_argument("--config", type=Path, help="experiment yaml (built with trackers.models.builder.build_tracker)")
+    which.add_argument("--config", type=Path, help="experiment yaml (built with rgbtfuse.trackers.builder.build_tracker)")
     which.add_argument("--model", type=Path, help="exported model folder (rgbtfuse export), run by onnxruntime")
     which.add_argument("--builtin", choices=sorted(BUILTIN), help="a test tracker: ground-truth oracle or static box")
     parser.add_argument("--weights", help="tracker checkpoint (overrides the yaml)")
@@ -100,6 +100,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     parser.add_argument("--channels", choices=sorted(CHANNELS_BY_MODE), default="fused",
                         help="channels a built-in tracker declares (rgb: color, ir: ir, fused: both)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help=f"torch CPU threads (default: {DEFAULT_THREADS}, the fastest on a machine busy with other jobs)")
     return parser
 
 
@@ -107,6 +109,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     retain_freed_memory()
     try:
+        if not args.builtin:  # the built-in test trackers never compute (and start without torch)
+            set_threads(args.threads)
         if args.builtin:
             tracker: FrameTracker = BUILTIN[args.builtin](CHANNELS_BY_MODE[args.channels])
         elif args.model:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import yaml
 
-import trackers
+import rgbtfuse
 from rgbtfuse.atomic import atomic_write
 from rgbtfuse.data.vot_writer import check_ascii_path
 from rgbtfuse.errors import ConfigError, VotError
@@ -28,7 +28,11 @@ LOCAL_STACKS = {p.stem: p for p in sorted(STACK_DIR.glob("*.yaml"))}
 # local stacks that are copies of an official one: without --sequences the official id is used
 OFFICIAL_IDS = {"vot2020-rgbtir": "vot2020/rgbtir", "vot2019-rgbtir": "vot2019/rgbtir"}
 BUILTIN_TRACKERS = ("oracle", "static")
-REPO_ROOT = Path(trackers.__file__).resolve().parent.parent  # what the TraX server needs on PYTHONPATH
+# the toolkit's reset-based experiment (registry name and class path) and rgbtfuse's, which handles unannotated frames
+STOCK_SUPERVISED = ("supervised", "vot.experiment.multirun.SupervisedExperiment")
+SPARSE_SUPERVISED = "rgbtfuse.trackers.vot.analysis.SupervisedExperiment"
+#: the folder holding the rgbtfuse package: the TraX server's PYTHONPATH (a source checkout's root)
+REPO_ROOT = Path(rgbtfuse.__file__).resolve().parent.parent
 _IDENTIFIER = re.compile(r"[^a-zA-Z0-9_-]+")
 
 
@@ -59,7 +63,7 @@ class TrackerSpec:
 
     def command(self, python: str, device: str = "auto", mode: str | None = None) -> str:
         """The shell command of the TraX server for this tracker (absolute paths only)."""
-        args = [python, "-m", "trackers.vot.trax_server"]
+        args = [python, "-m", "rgbtfuse.trackers.vot.trax_server"]
         if self.builtin:
             args += ["--builtin", self.builtin]
             if mode:
@@ -98,17 +102,20 @@ def check_sequences(folder: Path) -> list[str]:
 
 
 def check_supervised_ground_truth(stack_file: Path, sequences: Path) -> None:
-    """Refuse a reset-based (supervised) stack on sequences with unannotated frames.
+    """Refuse the toolkit's stock ``supervised`` experiment on sequences with unannotated frames.
 
-    The toolkit's supervised experiment counts a frame without ground truth as a failure (overlap
-    0) and re-initialises the tracker from the ground truth five frames later, which it cannot send
-    when that frame has none either (``TraxException: Unknown region type Special``).
+    The stock experiment tests for failure on a frame without ground truth (a box there has
+    overlap 0, so it is a failure) and re-initialises the tracker five frames later from ground
+    truth it may not have (``TraxException: Unknown region type Special``). rgbtfuse's
+    ``rgbtfuse.trackers.vot.analysis.SupervisedExperiment`` (the ``vot2019-rgbtir-reset`` stack) handles
+    such frames; only a stack that names the stock type is refused.
     """
     try:
         experiments = (yaml.safe_load(stack_file.read_text()) or {}).get("experiments") or {}
     except yaml.YAMLError as exc:
         raise ConfigError(f"{stack_file}: not valid yaml: {exc}") from exc
-    if not any(isinstance(e, dict) and e.get("type") == "supervised" for e in experiments.values()):
+    stock = [name for name, e in experiments.items() if isinstance(e, dict) and e.get("type") in STOCK_SUPERVISED]
+    if not stock:
         return
     for name in check_sequences(sequences):
         gt = sequences / name / "groundtruth.txt"
@@ -117,10 +124,9 @@ def check_supervised_ground_truth(stack_file: Path, sequences: Path) -> None:
         unannotated = sum("nan" in line.lower() for line in gt.read_text().splitlines())
         if unannotated:
             raise VotError(
-                f"{gt}: {unannotated} frames have no ground truth; the reset-based (supervised) stack "
-                f"{stack_file.stem} needs a box on every frame (it counts an unannotated frame as a failure and "
-                "re-initialises from the ground truth). Use a multistart stack, or `rgbtfuse track` for the mean "
-                "IoU on the annotated frames"
+                f"{gt}: {unannotated} frames have no ground truth; experiment {stock[0]!r} of {stack_file.name} is the "
+                "toolkit's stock reset-based (supervised) one, which counts an unannotated frame as a failure and "
+                f"re-initialises on it. Use `type: {SPARSE_SUPERVISED}` (as the vot2019-rgbtir-reset stack does)"
             )
 
 

@@ -9,7 +9,7 @@ as its authors' code does.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from rgbtfuse.config import from_dict
 from rgbtfuse.errors import ConfigError, DatasetLayoutError
 from rgbtfuse.imageio import check_same_size, list_images, pair_folders, read_image
 
@@ -46,11 +47,7 @@ class DataConfig:
 
     @classmethod
     def from_dict(cls, cfg: dict[str, Any] | None) -> DataConfig:
-        cfg = dict(cfg or {})
-        known = {f.name for f in fields(cls)}
-        if unknown := sorted(set(cfg) - known):
-            raise ConfigError(f"unknown data options {unknown}; known: {sorted(known)}")
-        out = cls(**cfg)
+        out = from_dict(cls, cfg, "data", noun="data options")
         if not out.root:
             raise ConfigError("data.root is required")
         if isinstance(out.size, bool) or not isinstance(out.size, int) or out.size < 1:

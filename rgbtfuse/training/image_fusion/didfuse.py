@@ -28,7 +28,7 @@ def didfuse(data: DataConfig, model: dict[str, Any], loss: dict[str, Any], devic
     Export: ``Encoder_weight.pkl`` / ``Decoder_weight.pkl`` as ``{'weight': state_dict, 'epoch': n}``
     (the authors' files), loadable by ``didfuse`` as the list ``[encoder, decoder]``.
     """
-    from image_fusion.didfuse import DIDFuse
+    from rgbtfuse.image_fusion.didfuse import DIDFuse
 
     m = take_options("model", model, {"init": None})
     opts = take_options("loss", loss, {"alpha1": 0.05, "alpha2": 2.0, "alpha3": 2.0, "alpha4": 10.0, "lam": 5.0})

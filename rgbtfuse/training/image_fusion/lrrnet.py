@@ -30,7 +30,7 @@ def lrrnet(data: DataConfig, model: dict[str, Any], loss: dict[str, Any], device
     for tests), ``vgg_download`` (fetch the ImageNet file if missing). Export: one plain state
     dict, loadable by ``lrrnet``.
     """
-    from image_fusion.lrrnet import LRRNet, minmax_normalize
+    from rgbtfuse.image_fusion.lrrnet import LRRNet, minmax_normalize
 
     m = take_options("model", model, {"rank_channels": 128, "num_blocks": 4, "init": None})
     opts = take_options("loss", loss, {**_LOSS_DEFAULTS, "vgg_weights": "imagenet", "vgg_download": False})
@@ -42,7 +42,7 @@ def lrrnet(data: DataConfig, model: dict[str, Any], loss: dict[str, Any], device
 
     def loss_fn(batch: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
         ir, vis = batch
-        fused = minmax_normalize(net(minmax_normalize(ir), minmax_normalize(vis))) * 255
+        fused = minmax_normalize(net(minmax_normalize(vis), minmax_normalize(ir))) * 255
         with torch.no_grad():
             ir_feats, vis_feats = vgg(ir), vgg(vis)
         return lrrnet_fusion_loss(fused, ir, vis, vgg(fused), ir_feats, vis_feats, **opts)

@@ -31,7 +31,7 @@ def nest_autoencoder(data: DataConfig, model: dict[str, Any], loss: dict[str, An
     published file names). Export: one file, loadable by ``nestfuse`` and as the first file of
     ``rfn_nest``.
     """
-    from image_fusion.nestfuse import NestFuse
+    from rgbtfuse.image_fusion.nestfuse import NestFuse
 
     m = take_options("model", model, {"deepsupervision": False, "init": None})
     opts = take_options("loss", loss, {"ssim_weight": 100.0})
@@ -57,7 +57,7 @@ def rfn_nest_stage2(data: DataConfig, model: dict[str, Any], loss: dict[str, Any
     ``loss``: ``alpha`` (700), ``w_ir`` (6), ``w_vi`` (3), ``w1`` ([1, 10, 100, 1000]). Export:
     the auto-encoder file (unchanged) and the RFN file — ``rfn_nest`` loads the two as a list.
     """
-    from image_fusion.rfn_nest import RFNNest
+    from rgbtfuse.image_fusion.rfn_nest import RFNNest
 
     m = take_options("model", model, {"autoencoder": None, "init": None})
     opts = take_options("loss", loss, {"alpha": 700.0, "w_ir": 6.0, "w_vi": 3.0, "w1": [1.0, 10.0, 100.0, 1000.0]})
@@ -77,7 +77,7 @@ def rfn_nest_stage2(data: DataConfig, model: dict[str, Any], loss: dict[str, Any
         ir, vis = batch
         with torch.no_grad():  # frozen encoder
             ir_feats, vis_feats = net.encode(ir), net.encode(vis)
-        fused = net.fuse_features(ir_feats, vis_feats)
+        fused = net.fuse_features(vis_feats, ir_feats)
         output = net.decode(fused)[-1]
         return rfn_nest_fusion_loss(output, vis, fused, ir_feats, vis_feats, **opts)
 
