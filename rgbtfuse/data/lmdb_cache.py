@@ -46,6 +46,7 @@ FORMAT = "rgbtfuse-crops/1"
 MODALITIES = ("rgb", "ir")
 CHUNK = 16  # frames per transaction (the unit of resumption)
 _RAW_HEAD = struct.Struct("<HHB")
+PSEUDO_BOXES = ("random", "salient")
 
 
 @dataclass(frozen=True)
@@ -56,10 +57,13 @@ class CropParams:
     codec: str = "raw"  # raw | jpeg
     jpeg_quality: int = 95
     every: int = 1  # keep every n-th annotated frame
+    pseudo: str = "random"  # still pairs without boxes: random | salient (see pseudo_box / salient_box)
 
     def __post_init__(self) -> None:
         if self.codec not in ("raw", "jpeg"):
             raise ConfigError(f"codec must be 'raw' or 'jpeg', got {self.codec!r}")
+        if self.pseudo not in PSEUDO_BOXES:
+            raise ConfigError(f"pseudo must be one of {', '.join(PSEUDO_BOXES)}, got {self.pseudo!r}")
         if self.every < 1 or self.instance_size < self.exemplar_size:
             raise ConfigError(f"invalid crop options {self}")
 
@@ -145,6 +149,43 @@ def pseudo_box(seq: str, frame_path: str, width: int, height: int) -> list[float
     return [float(round(x)), float(round(y)), float(w), float(h)]
 
 
+def salient_box(seq: str, frame_path: str, rgb: np.ndarray, ir: np.ndarray) -> list[float]:
+    """A target for still pairs without boxes: a warm, compact blob (a car, a pedestrian) in the IR image.
+
+    Saliency = how much warmer each pixel is than its surroundings: the IR gray image (lightly
+    smoothed, σ 1.5) minus a Gaussian background of σ = 1/8 of the shorter side, clipped at 0.
+    Thresholded at its 95th percentile (and at least 15 gray levels), the connected components
+    (after a 7×7 closing) whose area is 0.3-15 % of the image, aspect 1/3-3 and fill ≥ 0.35 of
+    their box, not touching the border, are ranked by mean saliency × √area; a generator seeded
+    by the file name picks one of the best two (so rebuilds agree), and the box is grown by 10 %
+    per side. The visible image is not used (``rgb`` only names the pair). Falls back to
+    :func:`pseudo_box` when no component qualifies.
+    """
+    del rgb
+    height, width = ir.shape[:2]
+    rng = np.random.default_rng(zlib.crc32(f"salient/{seq}/{Path(frame_path).name}".encode()))
+    gray = cv2.GaussianBlur((cv2.cvtColor(ir, cv2.COLOR_BGR2GRAY) if ir.ndim == 3 else ir).astype(np.float32), (0, 0), 1.5)
+    saliency = np.maximum(gray - cv2.GaussianBlur(gray, (0, 0), min(width, height) / 8), 0)
+    mask = (saliency >= max(float(np.percentile(saliency, 95)), 15.0)).astype(np.uint8)
+    mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, np.ones((7, 7), np.uint8))
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    candidates = []
+    for k in range(1, n):
+        x, y, w, h, area = (int(v) for v in stats[k])
+        if not 0.003 * width * height <= area <= 0.15 * width * height or not 1 / 3 <= w / h <= 3 or area < 0.35 * w * h:
+            continue
+        if x == 0 or y == 0 or x + w >= width or y + h >= height:
+            continue
+        candidates.append((float(saliency[labels == k].mean()) * area**0.5, x, y, w, h))
+    if not candidates:
+        return pseudo_box(seq, frame_path, width, height)
+    candidates.sort(reverse=True)
+    _, x, y, w, h = candidates[int(rng.integers(min(2, len(candidates))))]
+    x0, y0 = max(0.0, x - 0.1 * w), max(0.0, y - 0.1 * h)
+    x1, y1 = min(float(width), x + 1.1 * w), min(float(height), y + 1.1 * h)
+    return [float(round(x0)), float(round(y0)), float(round(x1 - x0)), float(round(y1 - y0))]
+
+
 def _crop_chunk(task: tuple[_Chunk, CropParams]) -> tuple[_Chunk, list[list[float]], dict[bytes, bytes]] | tuple[type, str]:
     """Crops of one chunk; a bad frame is returned as ``(error class, message)`` rather than
     raised, because our errors do not survive pickling back from a worker process."""
@@ -166,7 +207,9 @@ def _crop_frames(chunk: _Chunk, params: CropParams) -> tuple[_Chunk, list[list[f
     for frame, rgb_path, ir_path, box in zip(chunk.frames, chunk.rgb, chunk.ir, chunk.boxes):
         rgb, ir = read_image(rgb_path), read_image(ir_path)
         check_same_size(rgb_path, rgb, ir_path, ir, "the RGB and IR frames must be registered to share one box")
-        if box is None:
+        if box is None and params.pseudo == "salient":
+            box = salient_box(chunk.seq, rgb_path, rgb, ir)
+        elif box is None:
             box = pseudo_box(chunk.seq, rgb_path, rgb.shape[1], rgb.shape[0])
         boxes.append(box)
         for modality, image in (("rgb", rgb), ("ir", ir)):
@@ -211,6 +254,15 @@ def check_lmdb_file(env_dir: Path) -> None:
     needed = (last_page + 1) * page_size
     if size < needed:
         raise DatasetLayoutError(f"{data}: truncated ({size} bytes, its header needs {needed}); run rgbtfuse prepare again to rebuild it")
+
+
+def _params_dict(params: CropParams) -> dict:
+    """The stored crop options; the default ``pseudo: random`` is left out, so caches built before
+    the option existed stay valid."""
+    out = asdict(params)
+    if out["pseudo"] == "random":
+        del out["pseudo"]
+    return out
 
 
 def _open_env(path: Path, map_size: int, readonly: bool = False) -> lmdb.Environment:
@@ -282,7 +334,7 @@ def build_cache(
             (out / "index.json").unlink(missing_ok=True)
     env = _open_env(out / "crops.lmdb", _estimate_bytes(n_frames, params))
     try:
-        params_json = json.dumps({"dataset": dataset, **asdict(params)}, sort_keys=True).encode()
+        params_json = json.dumps({"dataset": dataset, **_params_dict(params)}, sort_keys=True).encode()
         with env.begin() as txn:
             stored = txn.get(b"__params__")
         if stored is not None and stored != params_json:
@@ -322,7 +374,7 @@ def _assemble_index(env: lmdb.Environment, dataset: str, sequences: list[Sequenc
                 frames += json.loads(txn.get(_done_key(chunk.seq, chunk.index)))
             if frames:
                 entries.append({"name": seq.name, "layout": seq.layout, "static": seq.static, "frames": frames})
-    return {"format": FORMAT, "dataset": dataset, "params": asdict(params), "sequences": entries}
+    return {"format": FORMAT, "dataset": dataset, "params": _params_dict(params), "sequences": entries}
 
 
 # --- reading / verification -------------------------------------------------------------------

@@ -149,7 +149,7 @@ def _caches(data: dict[str, Any], out_dir: Path, workers: int) -> list[Path]:
         if not isinstance(src, dict) or "dataset" not in src or "root" not in src:
             raise ConfigError(f"data.sources[{i}]: expected {{dataset: NAME, root: DIR}}, got {src!r}")
         params = from_dict(CropParams, src.get("crop"), f"data.sources[{i}].crop")
-        target = cache_dir / f"{src['dataset']}_{Path(src['root']).name}"
+        target = cache_dir / f"{src['dataset']}_{Path(src['root']).name}{'' if params.pseudo == 'random' else '_' + params.pseudo}"
         build_cache(src["dataset"], src["root"], target, params, workers=workers, list_file=src.get("list"))
         caches.append(target)
     if not caches:

@@ -7,6 +7,8 @@
       modes: [rgb, ir, fused]         # rgb/ir do not change while training: tracked once
       sequences: [path/to/seq, ...]   # any layout rgbtfuse track reads
       synthetic: {seeds: [500, 503], frames: 80}   # and/or generated scenes (seeds first..last)
+      stills: {root: DIR, pairs: [0, 19], frames: 40, seed: 0}   # and/or still pairs made into sequences
+                                      # (rgbtfuse.data.still_sequences; held-out pairs, never the test data)
 
 Each validation writes the current fusion weights, builds a tracker from them exactly as
 ``rgbtfuse track --fusion-weights`` does, tracks every sequence from its first box and scores the
@@ -41,6 +43,7 @@ class ValConfig:
     modes: tuple[str, ...] = ("fused",)
     sequences: tuple[str, ...] = ()
     synthetic: dict[str, Any] = field(default_factory=dict)
+    stills: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_dict(cls, cfg: dict[str, Any] | None) -> ValConfig | None:
@@ -53,8 +56,8 @@ class ValConfig:
             out.modes = (*out.modes, "fused")
         if out.every < 1:
             raise ConfigError(f"val.every must be >= 1, got {out.every}")
-        if not out.sequences and not out.synthetic:
-            raise ConfigError("val: give sequences: [DIR, ...] and/or synthetic: {seeds: [FIRST, LAST]}")
+        if not out.sequences and not out.synthetic and not out.stills:
+            raise ConfigError("val: give sequences: [DIR, ...], synthetic: {seeds: [FIRST, LAST]} and/or stills: {root: DIR}")
         return out
 
 
@@ -98,6 +101,10 @@ class Validator:
         paths = [Path(s) for s in val.sequences]
         if val.synthetic:
             paths += synthetic_scenes(val.synthetic, scene_dir, "val.synthetic")
+        if val.stills:
+            from rgbtfuse.data.still_sequences import still_sequences
+
+            paths += still_sequences(val.stills, Path(scene_dir).parent / "val_stills", "val.stills")
         self.sequences = [load_sequence(p) for p in paths]
         self.fixed: dict[str, dict[str, float]] = {}  # rgb/ir scores, computed once
         self.rows: list[tuple[int, str, str, float]] = []
