@@ -426,3 +426,10 @@ for _module, _title in (
         "this project: rgbtfuse/trained/manifest.json", bundled=f"trained/nanotrack_v2_{_module}_track.pth",
         notes=f"--config experiments/nanotrack_v2_{_module}_track.yaml --fusion-weights nanotrack_v2_{_module}_track",
     ))
+# issue #16: the rfn recipe with salient FLIR pseudo-targets, selected on generated + held-out FLIR still sequences
+register_weights(WeightsEntry(
+    "nanotrack_v2_rfn_track_salient", "nanotrack_v2 fusion (RFN residual on l1, salient pseudo-targets)",
+    "nanotrack_v2_rfn_track_salient.pth", "this project: rgbtfuse/trained/manifest.json",
+    bundled="trained/nanotrack_v2_rfn_track_salient.pth",
+    notes="--config experiments/nanotrack_v2_rfn_track_salient.yaml --fusion-weights nanotrack_v2_rfn_track_salient",
+))

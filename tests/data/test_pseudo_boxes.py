@@ -66,3 +66,21 @@ def test_pseudo_option_in_cache(tmp_path: Path):
             assert _iou(b, box) > 0.6
     with pytest.raises(ConfigError, match="holds crops made with"):
         build_cache("pairs", root, tmp_path / "rnd", CropParams(pseudo="salient"), progress=False)
+
+
+def test_yaml_source_option_gets_its_own_cache(tmp_path: Path):
+    from rgbtfuse.training.fusion_run import _caches
+
+    root = tmp_path / "pairs"
+    for sub in ("ir", "vi"):
+        (root / sub).mkdir(parents=True)
+    rgb, ir = _scene(0, (200, 60, 40, 50))
+    cv2.imwrite(str(root / "ir" / "0.png"), ir)
+    cv2.imwrite(str(root / "vi" / "0.png"), rgb)
+    data = {"cache_dir": str(tmp_path / "cache"), "sources": [{"dataset": "pairs", "root": str(root)},
+                                                            {"dataset": "pairs", "root": str(root), "crop": {"pseudo": "salient"}}]}
+    plain, salient = _caches(data, tmp_path / "run", 0)
+    assert plain.name == "pairs_pairs" and salient.name == "pairs_pairs_salient"
+    assert CropCache(salient).params.pseudo == "salient" and CropCache(plain).params.pseudo == "random"
+    with pytest.raises(ConfigError, match="pseudo must be"):
+        _caches({**data, "sources": [{"dataset": "pairs", "root": str(root), "crop": {"pseudo": "blobs"}}]}, tmp_path / "run", 0)
