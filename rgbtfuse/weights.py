@@ -426,3 +426,11 @@ for _module, _title in (
         "this project: rgbtfuse/trained/manifest.json", bundled=f"trained/nanotrack_v2_{_module}_track.pth",
         notes=f"--config experiments/nanotrack_v2_{_module}_track.yaml --fusion-weights nanotrack_v2_{_module}_track",
     ))
+
+# AFAT-style quality networks this project trained on generated scenes (tracker frozen);
+# rgbtfuse/trained/qpn_manifest.json records how (rgbtfuse train-quality)
+for _name, _title in (("demo_filterbank_qpn", "the demo model"), ("nanotrack_v2_dfat_l1_qpn", "nanotrack_v2 + l1 fusion")):
+    register_weights(WeightsEntry(
+        _name, f"quality network (QPN) of {_title}", f"{_name}.pth", "this project: rgbtfuse/trained/qpn_manifest.json",
+        bundled=f"trained/{_name}.pth", notes=f"decision: {{quality: qpn, quality_weights: {_name}}} (experiments/{_name}.yaml)",
+    ))
