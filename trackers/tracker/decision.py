@@ -25,7 +25,6 @@ from __future__ import annotations
 import dataclasses
 import warnings
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -134,7 +133,6 @@ class DecisionTracker:
 
     def _load_qpn(self, weights: str) -> torch.nn.Module:
         from rgbtfuse.trackers.models.quality import load_qpn
-
         from rgbtfuse.weights import resolve_weights
 
         try:
