@@ -74,7 +74,6 @@ CONFIGS: dict[str, tuple[str | None, ...]] = {
     "lrrnet": (None,),
     "didfuse": ("sum", "average", "l1"),
 }
-STRATEGY_KWARG = {"nestfuse": "strategy", "didfuse": "fusion"}
 SHARED_WEIGHTS = {
     "lrrnet": "weights/lrrnet/final_lrr_net_lam2_1.5_wir_3.0_lam3_gram_2000_epoch_4_block_4.model",
     "didfuse": "weights/didfuse",
@@ -295,7 +294,7 @@ def _timed(fn: Callable[..., np.ndarray], *args: np.ndarray) -> tuple[float, flo
 
 
 def build(name: str, strategy: str | None, weights: dict[str, Path]):
-    kwargs = {STRATEGY_KWARG[name]: strategy} if strategy and name in STRATEGY_KWARG else {}
+    kwargs = {"rule": strategy} if strategy and name in ("nestfuse", "didfuse") else {}
     if name in weights:
         return create_model(name, weights=weights[name], **kwargs), str(weights[name])
     torch.manual_seed(0)

@@ -433,3 +433,11 @@ register_weights(WeightsEntry(
     bundled="trained/nanotrack_v2_rfn_track_salient.pth",
     notes="--config experiments/nanotrack_v2_rfn_track_salient.yaml --fusion-weights nanotrack_v2_rfn_track_salient",
 ))
+
+# AFAT-style quality networks this project trained on generated scenes (tracker frozen);
+# rgbtfuse/trained/qpn_manifest.json records how (rgbtfuse train-quality)
+for _name, _title in (("demo_filterbank_qpn", "the demo model"), ("nanotrack_v2_dfat_l1_qpn", "nanotrack_v2 + l1 fusion")):
+    register_weights(WeightsEntry(
+        _name, f"quality network (QPN) of {_title}", f"{_name}.pth", "this project: rgbtfuse/trained/qpn_manifest.json",
+        bundled=f"trained/{_name}.pth", notes=f"decision: {{quality: qpn, quality_weights: {_name}}} (experiments/{_name}.yaml)",
+    ))

@@ -226,7 +226,7 @@ def test_bundled_experiment_yamls_track_with_their_qpn(monkeypatch):
     monkeypatch.chdir(REPO_ROOT)
     tracker = build_tracker("experiments/demo_filterbank_qpn.yaml", None, DEMO_FUSION, device="cpu")
     assert tracker.mode == "decision" and tracker.qpn is not None
-    assert tracker.quality_source == "qpn rgbtfuse/trained/demo_filterbank_qpn.pth"
+    assert tracker.quality_source == "qpn demo_filterbank_qpn"
     source = next(synthetic_sources({"frames": 12, "degrade": None}, [HELD_OUT_SEEDS[0]]))
     tracker.init(*source.frame(0), tuple(source.boxes[0]))
     outs = [tracker.track(*source.frame(i)) for i in range(1, 12)]

@@ -25,7 +25,6 @@ from __future__ import annotations
 import dataclasses
 import warnings
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -33,7 +32,7 @@ import torch
 
 from rgbtfuse.boxes import box_iou
 from rgbtfuse.config import from_dict
-from rgbtfuse.errors import CheckpointError, ConfigError
+from rgbtfuse.errors import CheckpointError, ConfigError, RgbtfuseError
 from rgbtfuse.trackers.models.siamese import BRANCHES
 from rgbtfuse.trackers.tracker.base import Proposal, SiameseTracker
 from rgbtfuse.trackers.tracker.evidence import EVIDENCE_VERSION, EvidenceBuilder
@@ -58,7 +57,7 @@ class DecisionConfig:
     smooth: float = 0.0
     #: multiply each branch's quality by the mean IoU of its box with the other branches' boxes
     consensus: bool = False
-    #: ``quality: qpn``: the weights file of ``rgbtfuse train-quality`` (path relative to the working folder)
+    #: ``quality: qpn``: the weights of ``rgbtfuse train-quality``: a file, or a bundled name (``rgbtfuse weights list``)
     quality_weights: str | None = None
 
     @classmethod
@@ -134,10 +133,12 @@ class DecisionTracker:
 
     def _load_qpn(self, weights: str) -> torch.nn.Module:
         from rgbtfuse.trackers.models.quality import load_qpn
+        from rgbtfuse.weights import resolve_weights
 
-        path = Path(weights)
-        if not path.is_file():
-            raise ConfigError(f"decision.quality_weights {weights}: file not found (paths are relative to the working folder)")
+        try:
+            path = resolve_weights(weights)  # a file, or a bundled name (rgbtfuse weights list)
+        except RgbtfuseError as exc:
+            raise ConfigError(f"decision.quality_weights: {exc}") from None
         net, meta = load_qpn(str(path))
         if meta.get("evidence_version") != EVIDENCE_VERSION:
             raise CheckpointError(f"{path}: trained on evidence version {meta.get('evidence_version')}, this code makes version {EVIDENCE_VERSION}; retrain it")
