@@ -35,7 +35,7 @@ from rgbtfuse.config import from_dict
 from rgbtfuse.errors import CheckpointError, ConfigError, RgbtfuseError
 from rgbtfuse.trackers.models.siamese import BRANCHES
 from rgbtfuse.trackers.tracker.base import Proposal, SiameseTracker
-from rgbtfuse.trackers.tracker.evidence import EVIDENCE_VERSION, EvidenceBuilder
+from rgbtfuse.trackers.tracker.evidence import EVIDENCE_VERSION, EvidenceBuilder, apce
 
 RULES = ("quality", "dfat")
 #: training-free qualities, and ``qpn`` (a trained quality network, needs ``quality_weights``)
@@ -90,13 +90,6 @@ class DecisionConfig:
         if self.quality == "qpn":
             return f"qpn {self.quality_weights}"
         return f"training-free {self.quality}" + (" + consensus" if self.consensus else "")
-
-
-def apce(scores: np.ndarray) -> float:
-    """Average peak-to-correlation energy ``(max - min)² / mean((s - min)²)`` of a score map ``(N,)``."""
-    lo = float(scores.min())
-    energy = float(np.mean((scores - lo) ** 2))
-    return (float(scores.max()) - lo) ** 2 / energy if energy > 0 else 0.0
 
 
 def branch_quality(proposal: Proposal, kind: str) -> float:

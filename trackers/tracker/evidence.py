@@ -26,10 +26,11 @@ def score_map(scores: np.ndarray, size: int) -> np.ndarray:
     return scores.reshape(-1, size, size).max(axis=0)
 
 
-def _apce(m: np.ndarray) -> float:
-    lo = float(m.min())
-    energy = float(np.mean((m - lo) ** 2))
-    return (float(m.max()) - lo) ** 2 / energy / m.size if energy > 0 else 0.0
+def apce(scores: np.ndarray) -> float:
+    """Average peak-to-correlation energy ``(max - min)² / mean((s - min)²)`` of a score map."""
+    lo = float(scores.min())
+    energy = float(np.mean((scores - lo) ** 2))
+    return (float(scores.max()) - lo) ** 2 / energy if energy > 0 else 0.0
 
 
 class EvidenceBuilder:
@@ -71,7 +72,7 @@ class EvidenceBuilder:
             scalars[i] = (
                 p.score,
                 float(cur.max()),
-                _apce(cur),
+                apce(cur) / cur.size,
                 float(np.mean(others)) if others else 1.0,
                 min(shift_px, 5.0),  # clipped: a lost branch's jump size carries no more information
                 float(np.clip(log_scale, -2.0, 2.0)),
