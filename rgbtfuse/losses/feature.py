@@ -102,18 +102,24 @@ def rule_regulariser(
     ir: Sequence[torch.Tensor],
     rule: str = "l1",
     weight: float = 1.0,
+    mask: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, dict[str, float]]:
     """``weight · Σ_m ||Φ_f − rule(Φ_rgb, Φ_ir)||² / ||rule(Φ_rgb, Φ_ir)||²``: how far the fused
     features moved from the training-free rule, relative to the rule's own energy (scale-free).
 
     The regulariser of the tracking-loss recipe (the head's loss dominates, as in DFAT's
     ``train_RFN``): it keeps the fused features in the distribution the frozen head was trained on.
-    ``rule``: ``l1`` (3×3 box) or ``mean``.
+    ``rule``: ``l1`` (3×3 box) or ``mean``. ``mask`` ``(B,)`` bool: only these samples count
+    (e.g. the pairs where both sensors work); none selected gives zero.
     """
     if rule not in ("l1", "mean"):
         raise ValueError(f"rule must be l1 or mean, got {rule!r}")
     l1_rule = L1NormFusion(0, window=1)
     drift = fused[0].new_zeros(())
+    if mask is not None:
+        if not bool(mask.any()):
+            return drift, {"loss": 0.0, "drift": 0.0}
+        fused, rgb, ir = ([t[mask] for t in ts] for ts in (fused, rgb, ir))
     for f, r, i in zip(fused, rgb, ir):
         with torch.no_grad():
             target = l1_rule(r, i) if rule == "l1" else (r + i) / 2

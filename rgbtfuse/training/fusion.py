@@ -57,6 +57,12 @@ class FusionLoss:
         name = loss.pop("name", None)
         if name not in FEATURE_LOSSES:
             raise ConfigError(f"train.loss.name must be one of {sorted(FEATURE_LOSSES)}, got {name!r}")
+        # ``samples: healthy`` (rule only): regularise only pairs without a simulated sensor failure
+        # (``degraded``/``dropped`` of the batch are 0), so the pull towards the rule never opposes
+        # down-weighting a failed sensor
+        self.samples = loss.pop("samples", "all")
+        if self.samples not in ("all", "healthy") or (self.samples == "healthy" and name != "rule"):
+            raise ConfigError(f"train.loss.samples must be all or healthy (healthy only with name: rule), got {self.samples!r}")
         self.model = model
         self.feature_loss = FEATURE_LOSSES[name]
         self.options = loss
@@ -78,8 +84,11 @@ class FusionLoss:
     def __call__(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
         z = self._fused(batch["template_rgb"], batch["template_ir"])
         x = self._fused(batch["search_rgb"], batch["search_ir"])
-        loss_z, logs_z = self.feature_loss(*z, **self.options)
-        loss_x, logs_x = self.feature_loss(*x, **self.options)
+        options = dict(self.options)
+        if self.samples == "healthy":
+            options["mask"] = (batch["degraded"] == 0) & (batch["dropped"] == 0)
+        loss_z, logs_z = self.feature_loss(*z, **options)
+        loss_x, logs_x = self.feature_loss(*x, **options)
         total = loss_z + loss_x
         logs = {f"template_{k}": v for k, v in logs_z.items() if k != "loss"}
         logs.update({f"search_{k}": v for k, v in logs_x.items() if k != "loss"})

@@ -105,6 +105,57 @@ def test_rule_regulariser_is_zero_at_the_rule_and_scale_free():
     assert moved == pytest.approx(rule_regulariser([l1 * 110], [rgb * 100], [ir * 100])[0].item(), rel=1e-4)
 
 
+
+def test_rule_regulariser_mask_keeps_only_the_selected_samples():
+    from rgbtfuse.losses.feature import rule_regulariser
+
+    rgb, ir = _features(4)
+    moved = build_fusion("l1", 48)(rgb, ir) * torch.tensor([1.0, 1.3]).view(2, 1, 1, 1)  # only sample 1 moved
+    assert rule_regulariser([moved], [rgb], [ir], mask=torch.tensor([True, False]))[0].item() == 0.0
+    assert rule_regulariser([moved], [rgb], [ir], mask=torch.tensor([False, True]))[0].item() == pytest.approx(
+        rule_regulariser([moved[1:]], [rgb[1:]], [ir[1:]])[0].item(), rel=1e-6)  # same samples, same reduction order
+    assert rule_regulariser([moved], [rgb], [ir], mask=torch.tensor([False, False]))[0].item() == 0.0
+
+
+class _FusionOnly(torch.nn.Module):
+    """What FusionLoss needs of a tracker when there is no tracking loss: the crops are the features."""
+
+    def __init__(self):
+        super().__init__()
+        from rgbtfuse.fusion.build import MultiScaleFusion
+
+        torch.manual_seed(0)
+        self.fusion = MultiScaleFusion.build("rfn", [3], residual="l1")
+        with torch.no_grad():
+            self.fusion.scales[0].res_scale.fill_(0.5)
+
+    def fusion_inputs(self, rgb, ir):
+        return [rgb], [ir]
+
+
+def test_healthy_regulariser_ignores_pairs_with_a_simulated_failure():
+    from rgbtfuse.training.fusion import FusionLoss
+
+    model = _FusionOnly()
+    g = torch.Generator().manual_seed(3)
+    batch = {f"{part}_{m}": torch.rand(3, 3, 12, 12, generator=g) for part in ("template", "search") for m in ("rgb", "ir")}
+    batch.update(degraded=torch.tensor([0, 2, 0]), dropped=torch.tensor([0, 0, 1]))
+    healthy = FusionLoss(model, {"name": "rule", "rule": "l1", "weight": 0.1, "samples": "healthy"})
+    every = FusionLoss(model, {"name": "rule", "rule": "l1", "weight": 0.1})
+    loss, _ = healthy(batch)
+    changed = dict(batch)
+    for key in ("search_ir", "template_ir"):  # blanking IR on the failed pairs changes nothing
+        changed[key] = batch[key].clone()
+        changed[key][1:] = 0.0
+    assert healthy(changed)[0].item() == loss.item()
+    # without the mask it does: the l1 target moves to RGB alone on those pairs (here by about 30 %)
+    assert abs(every(changed)[0].item() / every(batch)[0].item() - 1) > 0.05
+    with pytest.raises(ConfigError, match="samples"):
+        FusionLoss(model, {"name": "rfn", "samples": "healthy"})
+    with pytest.raises(ConfigError, match="samples"):
+        FusionLoss(model, {"name": "rule", "samples": "clean"})
+
+
 def test_bundled_weights_are_listed_small_and_documented():
     # the fusion modules (the quality networks have their own manifest, tests/training/test_quality.py)
     names = [n for n, e in WEIGHTS.items() if e.bundled and e.page.endswith("trained/manifest.json")]
