@@ -1,6 +1,6 @@
 """Training steps per second of each fusion recipe for NanoTrack v2 (tracker frozen), on CPU.
 
-For every ``experiments/nanotrack_v2_<module>_track.yaml`` (and the paper-loss ``rfn``/``llrr``
+For every ``experiments/nanotrack_v2_<module>_track[_salient].yaml`` (and the paper-loss ``rfn``/``llrr``
 yamls for comparison) one optimiser step = fused template and search features of a batch of
 crop pairs (the frozen backbone without autograd), the recipe's loss (frozen head's tracking
 loss + the l1 regulariser, or the paper's feature loss) and an Adam step. The batch is fixed
@@ -33,6 +33,10 @@ RECIPES = {
     "rfn_light_track": "nanotrack_v2_rfn_light_track.yaml",
     "llrr_track": "nanotrack_v2_llrr_track.yaml",
     "gate_track": "nanotrack_v2_gate_track.yaml",
+    # the shipped recipes (issue #16): same steps, salient FLIR targets (data only) and their own loss weights
+    "rfn_track_salient": "nanotrack_v2_rfn_track_salient.yaml",
+    "llrr_track_salient": "nanotrack_v2_llrr_track_salient.yaml",
+    "gate_track_salient": "nanotrack_v2_gate_track_salient.yaml",
     "rfn_paper": "nanotrack_v2_rfn.yaml",
     "llrr_paper": "nanotrack_v2_llrr.yaml",
 }
@@ -42,7 +46,8 @@ def _batch(b: int, gen: torch.Generator) -> dict[str, torch.Tensor]:
     crop = lambda s: torch.rand(b, 3, s, s, generator=gen) * 255  # noqa: E731
     centre = torch.tensor([127.0 - 30, 127.0 - 20, 127.0 + 30, 127.0 + 20])
     return {"template_rgb": crop(127), "template_ir": crop(127), "search_rgb": crop(255), "search_ir": crop(255),
-            "bbox": centre.repeat(b, 1), "neg": torch.zeros(b)}
+            "bbox": centre.repeat(b, 1), "neg": torch.zeros(b), "degraded": torch.zeros(b, dtype=torch.long),
+            "dropped": torch.zeros(b, dtype=torch.long)}
 
 
 def measure(name: str, yaml_name: str, batch: int, steps: int, warmup: int = 1) -> dict:

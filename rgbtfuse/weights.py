@@ -426,13 +426,14 @@ for _module, _title in (
         "this project: rgbtfuse/trained/manifest.json", bundled=f"trained/nanotrack_v2_{_module}_track.pth",
         notes=f"--config experiments/nanotrack_v2_{_module}_track.yaml --fusion-weights nanotrack_v2_{_module}_track",
     ))
-# issue #16: the rfn recipe with salient FLIR pseudo-targets, selected on generated + held-out FLIR still sequences
-register_weights(WeightsEntry(
-    "nanotrack_v2_rfn_track_salient", "nanotrack_v2 fusion (RFN residual on l1, salient pseudo-targets)",
-    "nanotrack_v2_rfn_track_salient.pth", "this project: rgbtfuse/trained/manifest.json",
-    bundled="trained/nanotrack_v2_rfn_track_salient.pth",
-    notes="--config experiments/nanotrack_v2_rfn_track_salient.yaml --fusion-weights nanotrack_v2_rfn_track_salient",
-))
+# issue #16: the recipes with salient FLIR pseudo-targets, selected on generated + held-out FLIR still sequences
+for _module, _title in (("rfn", "RFN residual on l1"), ("llrr", "LLRR residual on l1"), ("gate", "modality gate on l1 weights")):
+    _name = f"nanotrack_v2_{_module}_track_salient"
+    register_weights(WeightsEntry(
+        _name, f"nanotrack_v2 fusion ({_title}, salient pseudo-targets)", f"{_name}.pth",
+        "this project: rgbtfuse/trained/manifest.json", bundled=f"trained/{_name}.pth",
+        notes=f"--config experiments/{_name}.yaml --fusion-weights {_name}",
+    ))
 
 # AFAT-style quality networks this project trained on generated scenes (tracker frozen);
 # rgbtfuse/trained/qpn_manifest.json records how (rgbtfuse train-quality)
