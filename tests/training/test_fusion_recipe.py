@@ -246,14 +246,14 @@ def test_salient_modules_beat_the_untrained_ones_on_held_out_still_sequences(tmp
     for name in SALIENT.values():
         assert score(name, name) > untrained + 0.01, name
 
-@pytest.mark.parametrize("module", ["rfn", "rfn_light", "llrr", "gate"])
-def test_siamrpn_mobilenetv2_recipe_with_seeded_weights(module):
+@pytest.mark.parametrize("recipe", ["rfn_track", "rfn_light_track", "llrr_track", "gate_track", "gate_track_salient"])
+def test_siamrpn_mobilenetv2_recipe_with_seeded_weights(recipe):
     """The SiamRPN++ MobileNetV2 recipe yamls build, start as the l1 tracker (three 256-channel
     scales), and one recipe step (pysot anchor loss + l1 regulariser) reaches only fusion."""
     from rgbtfuse.trackers.builder import build_model, load_experiment, track_config
     from rgbtfuse.training.fusion import FusionLoss
 
-    cfg = load_experiment(REPO / f"experiments/siamrpn_mobilev2_l234_{module}_track.yaml")
+    cfg = load_experiment(REPO / f"experiments/siamrpn_mobilev2_l234_{recipe}.yaml")
     torch.manual_seed(0)
     model = build_model(cfg, mode="fused")  # seeded random tracker weights
     model.freeze_all_but_fusion()
