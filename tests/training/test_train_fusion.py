@@ -66,12 +66,12 @@ def test_training_lowers_the_loss_and_touches_only_fusion(tmp_path, shared, fusi
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("recipe", ["rfn_paper", "rfn_light_track"])
+@pytest.mark.parametrize("recipe", ["rfn_paper", "rfn_light_track", "gate_track_salient"])
 def test_kill_and_resume_gives_the_same_losses(tmp_path, shared, recipe):
     if recipe == "rfn_paper":
         cfg = _config(tmp_path, shared, "rfn", {"name": "rfn", "w1": [1.0]}, steps=8)
-    else:  # the tracking-loss recipe: residual on l1, head loss, sensor-failure augmentation
-        cfg = _recipe_config(tmp_path, shared, "rfn_light", steps=8, val=False)
+    else:  # the tracking-loss recipes: residual on l1 / gate, head loss, sensor-failure augmentation
+        cfg = _recipe_config(tmp_path, shared, recipe, steps=8, val=False)
     straight = tmp_path / "straight"
     assert main(["train-fusion", "--config", str(cfg), "--out", str(straight), "--device", "cpu"]) == 0
 
@@ -95,13 +95,16 @@ def test_kill_and_resume_gives_the_same_losses(tmp_path, shared, recipe):
         assert torch.equal(resumed[key], value), key
 
 
-def _recipe_config(tmp_path: Path, shared, module: str, steps: int, val: bool = True) -> Path:
-    cfg = yaml.safe_load((REPO / f"experiments/nanotrack_v2_{module}_track.yaml").read_text())
+def _recipe_config(tmp_path: Path, shared, recipe: str, steps: int, val: bool = True) -> Path:
+    """``experiments/nanotrack_v2_<recipe>.yaml`` made small: fewer scenes, steps and batch; its
+    loss, optimiser, failures and the FLIR source's crop options (salient targets) are kept."""
+    cfg = yaml.safe_load((REPO / f"experiments/nanotrack_v2_{recipe}.yaml").read_text())
     cfg["train"].update(weights=str(shared("weights/nanotrack/pretrained/nanotrackv2.pth")), steps=steps, batch_size=4,
                         checkpoint_every=2, log_every=1)
+    crop = {"crop": cfg["data"]["sources"][0]["crop"]} if "crop" in cfg["data"]["sources"][0] else {}
     cfg["data"] = {
         "synthetic": {"seeds": [2000, 2003], "frames": 60, "crop": {"instance_size": 383, "codec": "jpeg", "every": 2}},
-        "sources": [{"dataset": "pairs", "root": str(shared("data/fusion/flir_train180"))}],
+        "sources": [{"dataset": "pairs", "root": str(shared("data/fusion/flir_train180")), **crop}],
         "cache_dir": str(tmp_path.parent / "recipe_cache"),
         "pairs": cfg["data"]["pairs"],
     }
@@ -109,15 +112,15 @@ def _recipe_config(tmp_path: Path, shared, module: str, steps: int, val: bool = 
         cfg["val"] = {"every": steps, "modes": ["fused"], "synthetic": {"seeds": [500, 501], "frames": 60}}
     else:
         cfg.pop("val", None)
-    path = tmp_path / f"{module}_recipe.yaml"
+    path = tmp_path / f"{recipe}_recipe.yaml"
     path.write_text(yaml.safe_dump(cfg))
     return path
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("module", ["rfn_light", "gate"])
-def test_recipe_touches_only_fusion(tmp_path, shared, module):
-    cfg = _recipe_config(tmp_path, shared, module, steps=6, val=False)
+@pytest.mark.parametrize("recipe", ["rfn_light_track", "gate_track", "gate_track_salient", "llrr_track_salient"])
+def test_recipe_touches_only_fusion(tmp_path, shared, recipe):
+    cfg = _recipe_config(tmp_path, shared, recipe, steps=6, val=False)
     weights = shared("weights/nanotrack/pretrained/nanotrackv2.pth")
     before = build_model(cfg, weights=weights).state_dict()
     straight = tmp_path / "straight"

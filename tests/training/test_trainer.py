@@ -98,15 +98,15 @@ def test_crash_and_resume_gives_the_same_losses(tmp_path):
     assert [float(r["loss"]) for r in rows] == pytest.approx(straight, rel=1e-8)
 
 
-def _recipe_trainer(tmp_path, fusion, steps=6):
-    """The tracking recipe's module and regulariser (residual on l1 + the pull towards l1); an
-    LRRNet feature term stands in for the frozen head's loss, which needs a tracker."""
+def _recipe_trainer(tmp_path, fusion, steps=6, pull=0.1):
+    """The tracking recipe's module and regulariser (residual on l1 or gate + the pull towards l1);
+    an LRRNet feature term stands in for the frozen head's loss, which needs a tracker."""
     from rgbtfuse.losses.feature import rule_regulariser
 
     def fn(batch):
         rgb, ir = batch
         fused = fusion(rgb, ir)
-        reg, _ = rule_regulariser([fused], [rgb], [ir], weight=0.1)
+        reg, _ = rule_regulariser([fused], [rgb], [ir], weight=pull)
         task, logs = lrrnet_tracking_loss([fused], [rgb], [ir], gamma_d=0.0)
         total = reg + task
         return total, {**logs, "loss": total.item()}
@@ -119,15 +119,22 @@ def _make(kind):
     from rgbtfuse.fusion import build_fusion
 
     torch.manual_seed(0)
+    if kind == "gate_recipe":  # the shipped gate recipe (experiments/nanotrack_v2_gate_track_salient.yaml)
+        return build_fusion("gate", 4, prior="l1")
     return ChannelWeightFusion(4) if kind == "channel" else build_fusion("rfn_light", 4, residual="l1")
+
+
+def _kind_trainer(kind, out_dir, fusion):
+    if kind == "channel":
+        return _trainer(out_dir, steps=6, fusion=fusion)
+    return _recipe_trainer(out_dir, fusion, pull=0.03 if kind == "gate_recipe" else 0.1)
 
 
 def _ddp_worker(rank, world, port, out_dir, queue, kind="channel"):
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(world), LOCAL_RANK=str(rank))
     torch.set_num_threads(1)
     fusion = _make(kind)
-    t = _trainer(out_dir, steps=6, fusion=fusion) if kind == "channel" else _recipe_trainer(out_dir, fusion)
-    hist = t.run()
+    hist = _kind_trainer(kind, out_dir, fusion).run()
     # numpy arrays travel by value: a tensor would be shared through a file descriptor that the
     # parent fetches from this process, which may have exited by then
     queue.put((rank, [h["loss"] for h in hist], {k: v.detach().numpy().copy() for k, v in fusion.state_dict().items()}))
@@ -135,11 +142,10 @@ def _ddp_worker(rank, world, port, out_dir, queue, kind="channel"):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("kind", ["channel", "recipe"])
+@pytest.mark.parametrize("kind", ["channel", "recipe", "gate_recipe"])
 def test_two_process_gloo_matches_one_process(tmp_path, kind):
     fusion = _make(kind)
-    t = _trainer(tmp_path / "single", steps=6, fusion=fusion) if kind == "channel" else _recipe_trainer(tmp_path / "single", fusion)
-    single = [h["loss"] for h in t.run()]
+    single = [h["loss"] for h in _kind_trainer(kind, tmp_path / "single", fusion).run()]
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
