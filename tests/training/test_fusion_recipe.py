@@ -107,7 +107,6 @@ def test_rule_regulariser_is_zero_at_the_rule_and_scale_free():
     assert moved == pytest.approx(rule_regulariser([l1 * 110], [rgb * 100], [ir * 100])[0].item(), rel=1e-4)
 
 
-
 def test_rule_regulariser_mask_keeps_only_the_selected_samples():
     from rgbtfuse.losses.feature import rule_regulariser
 
@@ -245,6 +244,7 @@ def test_salient_modules_beat_the_untrained_ones_on_held_out_still_sequences(tmp
     untrained = score(SALIENT["rfn"], None)  # every untrained module is the l1 rule (tested above)
     for name in SALIENT.values():
         assert score(name, name) > untrained + 0.01, name
+
 
 @pytest.mark.parametrize("recipe", ["rfn_track", "rfn_light_track", "llrr_track", "gate_track", "gate_track_salient"])
 def test_siamrpn_mobilenetv2_recipe_with_seeded_weights(recipe):
