@@ -10,8 +10,15 @@ train. Enabled for any trainable module with the ``residual`` option:
 .. code-block:: yaml
 
     fusion: {name: rfn, residual: l1}          # or residual: {rule: l1, window: 1}, residual: mean
+    fusion: {name: rfn, residual: {rule: gate, prior: l1}}   # a learned modality gate as the base
 
-State-dict keys: ``net.<the module's own keys>`` and ``res_scale`` ``(1, C, 1, 1)``.
+With ``rule: gate`` the base is itself trainable (:class:`~rgbtfuse.fusion.gate.ModalityGateFusion`,
+its last layer zero, so with ``prior: l1`` the untrained module is still the ``l1`` rule): the gate
+re-weights a failing sensor as a whole, the residual corrects what a convex mix of the two inputs
+cannot express, and both train together.
+
+State-dict keys: ``net.<the module's own keys>``, ``res_scale`` ``(1, C, 1, 1)`` and, with a
+trainable base, ``rule.<the gate's keys>``.
 """
 
 from __future__ import annotations
@@ -24,8 +31,8 @@ from torch import nn
 from rgbtfuse.errors import ConfigError
 from rgbtfuse.fusion.base import FusionModule
 
-#: training-free rules a residual module may start from
-RULES = ("l1", "mean")
+#: rules a residual module may start from: training-free ones, or the learned gate (starts as its prior)
+RULES = ("l1", "mean", "gate")
 
 
 class ResidualOnRule(FusionModule):

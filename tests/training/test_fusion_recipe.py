@@ -52,6 +52,19 @@ def test_untrained_gate_is_its_prior():
     torch.testing.assert_close(w_rgb + w_ir, torch.ones_like(w_rgb))
 
 
+@pytest.mark.parametrize("name", ["rfn", "llrr"])
+def test_residual_on_the_gate_starts_as_l1_and_trains_the_gate(name):
+    torch.manual_seed(1)
+    rgb, ir = _features(5)
+    module = build_fusion(name, 48, residual={"rule": "gate", "prior": "l1"})
+    # softmax(log p) = p up to the rounding of exp/log, as for the gate alone
+    torch.testing.assert_close(module(rgb, ir), build_fusion("l1", 48)(rgb, ir), rtol=1e-5, atol=1e-5)
+    assert {"rule.mlp.0.weight", "rule.mlp.2.weight", "res_scale"} <= set(module.state_dict())
+    module(rgb, ir).square().mean().backward()
+    assert module.rule.mlp[2].weight.grad.abs().sum() > 0  # the gate is trained with the residual
+    assert module.res_scale.grad.abs().sum() > 0
+
+
 def test_residual_options_are_checked():
     with pytest.raises(ConfigError, match="trainable modules only"):
         build_fusion("l1", 8, residual="l1")
@@ -246,7 +259,8 @@ def test_salient_modules_beat_the_untrained_ones_on_held_out_still_sequences(tmp
         assert score(name, name) > untrained + 0.01, name
 
 
-@pytest.mark.parametrize("recipe", ["rfn_track", "rfn_light_track", "llrr_track", "gate_track", "gate_track_salient"])
+@pytest.mark.parametrize("recipe", ["rfn_track", "rfn_light_track", "llrr_track", "gate_track", "gate_track_salient",
+                                    "rfn_gate_track_salient"])
 def test_siamrpn_mobilenetv2_recipe_with_seeded_weights(recipe):
     """The SiamRPN++ MobileNetV2 recipe yamls build, start as the l1 tracker (three 256-channel
     scales), and one recipe step (pysot anchor loss + l1 regulariser) reaches only fusion."""
