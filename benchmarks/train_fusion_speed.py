@@ -37,6 +37,7 @@ RECIPES = {
     "rfn_track_salient": "nanotrack_v2_rfn_track_salient.yaml",
     "llrr_track_salient": "nanotrack_v2_llrr_track_salient.yaml",
     "gate_track_salient": "nanotrack_v2_gate_track_salient.yaml",
+    "rfn_gate_track_salient": "nanotrack_v2_rfn_gate_track_salient.yaml",
     "rfn_paper": "nanotrack_v2_rfn.yaml",
     "llrr_paper": "nanotrack_v2_llrr.yaml",
 }

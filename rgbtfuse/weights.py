@@ -427,7 +427,10 @@ for _module, _title in (
         notes=f"--config experiments/nanotrack_v2_{_module}_track.yaml --fusion-weights nanotrack_v2_{_module}_track",
     ))
 # issue #16: the recipes with salient FLIR pseudo-targets, selected on generated + held-out FLIR still sequences
-for _module, _title in (("rfn", "RFN residual on l1"), ("llrr", "LLRR residual on l1"), ("gate", "modality gate on l1 weights")):
+for _module, _title in (
+    ("rfn", "RFN residual on l1"), ("llrr", "LLRR residual on l1"), ("gate", "modality gate on l1 weights"),
+    ("rfn_gate", "RFN residual on a modality gate"),
+):
     _name = f"nanotrack_v2_{_module}_track_salient"
     register_weights(WeightsEntry(
         _name, f"nanotrack_v2 fusion ({_title}, salient pseudo-targets)", f"{_name}.pth",

@@ -121,13 +121,15 @@ def _make(kind):
     torch.manual_seed(0)
     if kind == "gate_recipe":  # the shipped gate recipe (experiments/nanotrack_v2_gate_track_salient.yaml)
         return build_fusion("gate", 4, prior="l1")
+    if kind == "residual_on_gate_recipe":  # experiments/nanotrack_v2_rfn_gate_track_salient.yaml (rfn_light: small)
+        return build_fusion("rfn_light", 4, residual={"rule": "gate", "prior": "l1"})
     return ChannelWeightFusion(4) if kind == "channel" else build_fusion("rfn_light", 4, residual="l1")
 
 
 def _kind_trainer(kind, out_dir, fusion):
     if kind == "channel":
         return _trainer(out_dir, steps=6, fusion=fusion)
-    return _recipe_trainer(out_dir, fusion, pull=0.03 if kind == "gate_recipe" else 0.1)
+    return _recipe_trainer(out_dir, fusion, pull=0.03 if kind in ("gate_recipe", "residual_on_gate_recipe") else 0.1)
 
 
 def _ddp_worker(rank, world, port, out_dir, queue, kind="channel"):
@@ -142,7 +144,7 @@ def _ddp_worker(rank, world, port, out_dir, queue, kind="channel"):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("kind", ["channel", "recipe", "gate_recipe"])
+@pytest.mark.parametrize("kind", ["channel", "recipe", "gate_recipe", "residual_on_gate_recipe"])
 def test_two_process_gloo_matches_one_process(tmp_path, kind):
     fusion = _make(kind)
     single = [h["loss"] for h in _kind_trainer(kind, tmp_path / "single", fusion).run()]
