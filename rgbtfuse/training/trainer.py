@@ -29,7 +29,7 @@ from rgbtfuse.checkpoint import read_checkpoint
 from rgbtfuse.config import from_dict
 from rgbtfuse.errors import CheckpointError, ConfigError, OutputError
 from rgbtfuse.training import distributed as D
-from rgbtfuse.training.optim import OptimConfig, build_optimizer, build_scheduler
+from rgbtfuse.training.optim import OptimConfig, build_optimizer, build_scheduler, lr_factor
 from rgbtfuse.training.sampler import StepBatchSampler
 
 CHECKPOINT_NAME = "checkpoint.pth"
@@ -82,7 +82,8 @@ class Trainer:
         after_step: Callable[[int], Any] | None = None,
     ):
         self.trained = trained
-        self.params = [p for p in trained.parameters() if p.requires_grad]
+        named = [(n, p) for n, p in trained.named_parameters() if p.requires_grad]
+        self.params = [p for _, p in named]
         if not self.params:
             raise ConfigError(f"{type(trained).__name__} has no trainable parameters")
         self.loss_fn = loss_fn
@@ -95,7 +96,7 @@ class Trainer:
         self.export = export
         self.config_snapshot = config_snapshot or {}
         self.after_step = after_step  # called on the main process with the step after each step (validation)
-        self.optimizer = build_optimizer(self.params, optim)
+        self.optimizer = build_optimizer(named, optim)
         self.scheduler = build_scheduler(self.optimizer, loop.steps, optim)
         self.rank, self.world = D.init_from_env(device)
         self.step = 0
@@ -264,7 +265,8 @@ class Trainer:
                 D.average_gradients(self.params)
                 self.optimizer.step()
                 self.scheduler.step()
-                logs = D.average_scalars({**logs, "lr": self.optimizer.param_groups[0]["lr"]})
+                base_lr = self.optim_cfg.lr * lr_factor(self.scheduler.last_epoch, self.loop.steps, self.optim_cfg)
+                logs = D.average_scalars({**logs, "lr": base_lr})  # lr_mult groups scale this
                 logs["time"] = time.perf_counter() - t0
                 self.step += 1
                 history.append({"step": self.step, **logs})
