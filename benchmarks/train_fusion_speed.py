@@ -38,6 +38,7 @@ RECIPES = {
     "llrr_track_salient": "nanotrack_v2_llrr_track_salient.yaml",
     "gate_track_salient": "nanotrack_v2_gate_track_salient.yaml",
     "rfn_gate_track_salient": "nanotrack_v2_rfn_gate_track_salient.yaml",
+    "rfn_light_gate_track_salient": "nanotrack_v2_rfn_light_gate_track_salient.yaml",
     "rfn_paper": "nanotrack_v2_rfn.yaml",
     "llrr_paper": "nanotrack_v2_llrr.yaml",
 }
