@@ -28,7 +28,8 @@ def build_fusion(name: str, channels: int, **cfg: Any) -> nn.Module:
     if not getattr(module, "trainable", False):
         raise ConfigError(f"fusion {name!r}: residual applies to trainable modules only ({name} has no parameters)")
     rule, rule_opts = residual_options(residual, name)
-    return ResidualOnRule(channels, build_fusion(rule, channels, **rule_opts), module)
+    form = rule_opts.pop("form", "add")
+    return ResidualOnRule(channels, build_fusion(rule, channels, **rule_opts), module, form)
 
 
 class MultiScaleFusion(nn.Module):

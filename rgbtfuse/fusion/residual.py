@@ -11,11 +11,18 @@ train. Enabled for any trainable module with the ``residual`` option:
 
     fusion: {name: rfn, residual: l1}          # or residual: {rule: l1, window: 1}, residual: mean
     fusion: {name: rfn, residual: {rule: gate, prior: l1}}   # a learned modality gate as the base
+    fusion: {name: llrr, residual: {rule: gate, prior: l1, form: gain}}   # a bounded per-feature gain
 
 With ``rule: gate`` the base is itself trainable (:class:`~rgbtfuse.fusion.gate.ModalityGateFusion`,
 its last layer zero, so with ``prior: l1`` the untrained module is still the ``l1`` rule): the gate
 re-weights a failing sensor as a whole, the residual corrects what a convex mix of the two inputs
 cannot express, and both train together.
+
+``form: gain`` makes the correction a bounded gain instead of an added feature:
+``fused = base ⊙ (1 + s ⊙ tanh(net(φ_rgb, φ_ir)))``. The module can then only scale each fused
+feature by at most ``1 ± |s|`` — it cannot put features where the base has none (an occluder's or a
+washed-out sensor's texture passed through an unnormalised linear decoder) — and is still exactly
+the base when untrained.
 
 State-dict keys: ``net.<the module's own keys>``, ``res_scale`` ``(1, C, 1, 1)`` and, with a
 trainable base, ``rule.<the gate's keys>``.
@@ -33,24 +40,34 @@ from rgbtfuse.fusion.base import FusionModule
 
 #: rules a residual module may start from: training-free ones, or the learned gate (starts as its prior)
 RULES = ("l1", "mean", "gate")
+#: how the correction enters: added (``base + s·net``) or as a bounded gain (``base·(1 + s·tanh(net))``)
+FORMS = ("add", "gain")
 
 
 class ResidualOnRule(FusionModule):
-    """``rule(rgb, ir) + res_scale · net(rgb, ir)``; ``res_scale`` ``(1, C, 1, 1)`` starts at zero."""
+    """``rule(rgb, ir) + res_scale · net(rgb, ir)`` (``form: add``) or
+    ``rule(rgb, ir) · (1 + res_scale · tanh(net(rgb, ir)))`` (``form: gain``);
+    ``res_scale`` ``(1, C, 1, 1)`` starts at zero."""
 
     trainable = True
 
-    def __init__(self, channels: int, rule: nn.Module, net: nn.Module):
+    def __init__(self, channels: int, rule: nn.Module, net: nn.Module, form: str = "add"):
         super().__init__(channels)
+        if form not in FORMS:
+            raise ConfigError(f"residual form must be one of {FORMS}, got {form!r}")
         self.rule = rule
         self.net = net
+        self.form = form
         self.res_scale = nn.Parameter(torch.zeros(1, channels, 1, 1))
 
     def forward(self, rgb: torch.Tensor, ir: torch.Tensor) -> torch.Tensor:
-        return self.rule(rgb, ir) + self.res_scale * self.net(rgb, ir)
+        base = self.rule(rgb, ir)
+        if self.form == "gain":
+            return base + base * self.res_scale * torch.tanh(self.net(rgb, ir))
+        return base + self.res_scale * self.net(rgb, ir)
 
     def extra_repr(self) -> str:
-        return f"channels={self.channels}"
+        return f"channels={self.channels}, form={self.form}"
 
 
 def residual_options(spec: Any, name: str) -> tuple[str, dict[str, Any]]:

@@ -123,13 +123,15 @@ def _make(kind):
         return build_fusion("gate", 4, prior="l1")
     if kind == "residual_on_gate_recipe":  # experiments/nanotrack_v2_rfn_gate_track_salient.yaml (rfn_light: small)
         return build_fusion("rfn_light", 4, residual={"rule": "gate", "prior": "l1"})
+    if kind == "gain_on_gate_recipe":  # experiments/nanotrack_v2_llrr_gate_gain_track_salient.yaml (one small LLRR step)
+        return build_fusion("llrr", 4, num_blocks=1, residual={"rule": "gate", "prior": "l1", "form": "gain"})
     return ChannelWeightFusion(4) if kind == "channel" else build_fusion("rfn_light", 4, residual="l1")
 
 
 def _kind_trainer(kind, out_dir, fusion):
     if kind == "channel":
         return _trainer(out_dir, steps=6, fusion=fusion)
-    return _recipe_trainer(out_dir, fusion, pull=0.03 if kind in ("gate_recipe", "residual_on_gate_recipe") else 0.1)
+    return _recipe_trainer(out_dir, fusion, pull=0.03 if kind in ("gate_recipe", "residual_on_gate_recipe", "gain_on_gate_recipe") else 0.1)
 
 
 def _ddp_worker(rank, world, port, out_dir, queue, kind="channel"):
@@ -144,7 +146,7 @@ def _ddp_worker(rank, world, port, out_dir, queue, kind="channel"):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("kind", ["channel", "recipe", "gate_recipe", "residual_on_gate_recipe"])
+@pytest.mark.parametrize("kind", ["channel", "recipe", "gate_recipe", "residual_on_gate_recipe", "gain_on_gate_recipe"])
 def test_two_process_gloo_matches_one_process(tmp_path, kind):
     fusion = _make(kind)
     single = [h["loss"] for h in _kind_trainer(kind, tmp_path / "single", fusion).run()]
