@@ -39,6 +39,7 @@ RECIPES = {
     "gate_track_salient": "nanotrack_v2_gate_track_salient.yaml",
     "rfn_gate_track_salient": "nanotrack_v2_rfn_gate_track_salient.yaml",
     "rfn_light_gate_track_salient": "nanotrack_v2_rfn_light_gate_track_salient.yaml",
+    "llrr_gate_gain_track_salient": "nanotrack_v2_llrr_gate_gain_track_salient.yaml",
     "rfn_paper": "nanotrack_v2_rfn.yaml",
     "llrr_paper": "nanotrack_v2_llrr.yaml",
 }

@@ -19,7 +19,7 @@ from rgbtfuse.weights import WEIGHTS, resolve_weights
 REPO = Path(__file__).resolve().parents[2]
 TRAINED = REPO / "rgbtfuse" / "trained"
 #: module -> bundled weights of the salient-target recipes (issue #16)
-SALIENT = {m: f"nanotrack_v2_{m}_track_salient" for m in ("rfn", "llrr", "gate", "rfn_gate", "rfn_light_gate")}
+SALIENT = {m: f"nanotrack_v2_{m}_track_salient" for m in ("rfn", "llrr", "gate", "rfn_gate", "rfn_light_gate", "llrr_gate_gain")}
 
 
 def _features(seed=0, c=48, hw=16):
@@ -41,6 +41,24 @@ def test_untrained_residual_module_is_exactly_its_rule(name, rule):
     with torch.no_grad():
         module.res_scale.fill_(0.1)
     assert not torch.allclose(module(rgb, ir), build_fusion(rule, 48)(rgb, ir))
+
+
+@pytest.mark.parametrize("name", ["rfn", "llrr"])
+def test_gain_form_starts_as_its_rule_and_only_scales_the_base(name):
+    torch.manual_seed(1)
+    rgb, ir = _features(7)
+    module = build_fusion(name, 48, residual={"rule": "l1", "form": "gain"})
+    base = build_fusion("l1", 48)(rgb, ir)
+    assert torch.equal(module(rgb, ir), base)
+    with torch.no_grad():
+        module.res_scale.fill_(0.5)
+        module.net.apply(lambda m: m.weight.mul_(50) if isinstance(m, torch.nn.Conv2d) else None)  # a blown-up net
+        out = module(rgb, ir)
+    ratio = out[base != 0] / base[base != 0]
+    # |tanh| <= 1, so the ratio lies in 1 ± 0.5, up to the rounding of one float32 product and division
+    assert not torch.equal(out, base) and ratio.min() >= 0.5 - 1e-6 and ratio.max() <= 1.5 + 1e-6
+    with pytest.raises(ConfigError, match="form"):
+        build_fusion(name, 48, residual={"rule": "l1", "form": "product"})
 
 
 def test_untrained_gate_is_its_prior():
@@ -220,7 +238,8 @@ def test_trained_modules_beat_the_untrained_ones_on_generated_scenes(tmp_path, s
 
     # left out: the random-box llrr (0.872 vs 0.880, see docs/train_fusion.md) and the salient
     # gate (0.878 vs 0.880: it learns real-image statistics and loses on generated scenes; the
-    # still-sequence test below checks it); the salient llrr (0.881), rfn on the gate (0.887) and
+    # still-sequence test below checks it), LLRR as a gain on the gate (0.8802 vs 0.8796: above, but by
+    # too little to test; likewise checked below); the salient llrr (0.881), rfn on the gate (0.887) and
     # rfn_light on the gate (0.896) are above
     names = [f"nanotrack_v2_{m}_track" for m in ("rfn", "rfn_light", "gate")] + [SALIENT[m] for m in ("rfn", "llrr", "rfn_gate", "rfn_light_gate")]
     results = {n: (score(n, None), score(n, n)) for n in names}
@@ -237,7 +256,7 @@ def test_salient_modules_beat_the_untrained_ones_on_held_out_still_sequences(tmp
     aligned pairs made into sequences with sensor failures: flir40 pairs 20-39, which neither
     training (flir_train180) nor model selection (flir40 pairs 0-19, path seed 0) saw.
     Deterministic; measured 0.717 untrained vs gate 0.753, rfn 0.740, llrr 0.733, rfn on the gate 0.777,
-    rfn_light on the gate 0.769."""
+    rfn_light on the gate 0.769, LLRR as a gain on the gate 0.755."""
     import warnings
 
     from rgbtfuse.data import load_sequence
@@ -262,7 +281,7 @@ def test_salient_modules_beat_the_untrained_ones_on_held_out_still_sequences(tmp
 
 
 @pytest.mark.parametrize("recipe", ["rfn_track", "rfn_light_track", "llrr_track", "gate_track", "gate_track_salient",
-                                    "rfn_gate_track_salient"])
+                                    "rfn_gate_track_salient", "llrr_gate_gain_track_salient"])
 def test_siamrpn_mobilenetv2_recipe_with_seeded_weights(recipe):
     """The SiamRPN++ MobileNetV2 recipe yamls build, start as the l1 tracker (three 256-channel
     scales), and one recipe step (pysot anchor loss + l1 regulariser) reaches only fusion."""
