@@ -27,8 +27,7 @@ def build_fusion(name: str, channels: int, **cfg: Any) -> nn.Module:
         return module
     if not getattr(module, "trainable", False):
         raise ConfigError(f"fusion {name!r}: residual applies to trainable modules only ({name} has no parameters)")
-    rule, rule_opts = residual_options(residual, name)
-    form = rule_opts.pop("form", "add")
+    rule, form, rule_opts = residual_options(residual, name)
     return ResidualOnRule(channels, build_fusion(rule, channels, **rule_opts), module, form)
 
 

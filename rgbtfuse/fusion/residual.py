@@ -70,8 +70,9 @@ class ResidualOnRule(FusionModule):
         return f"channels={self.channels}, form={self.form}"
 
 
-def residual_options(spec: Any, name: str) -> tuple[str, dict[str, Any]]:
-    """``residual:`` yaml value (``l1``, ``mean`` or ``{rule: l1, ...rule options}``) → ``(rule, options)``."""
+def residual_options(spec: Any, name: str) -> tuple[str, str, dict[str, Any]]:
+    """``residual:`` yaml value (``l1``, ``mean`` or ``{rule: l1, form: add, ...rule options}``) →
+    ``(rule, form, rule options)``."""
     if isinstance(spec, str):
         rule, opts = spec, {}
     elif isinstance(spec, dict) and "rule" in spec:
@@ -81,4 +82,7 @@ def residual_options(spec: Any, name: str) -> tuple[str, dict[str, Any]]:
         raise ConfigError(f"fusion {name!r}: residual must be one of {RULES} or {{rule: NAME, ...}}, got {spec!r}")
     if rule not in RULES:
         raise ConfigError(f"fusion {name!r}: residual rule must be one of {RULES}, got {rule!r}")
-    return rule, opts
+    form = opts.pop("form", "add")
+    if form not in FORMS:
+        raise ConfigError(f"fusion {name!r}: residual form must be one of {FORMS}, got {form!r}")
+    return rule, form, opts

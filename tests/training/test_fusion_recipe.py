@@ -90,6 +90,8 @@ def test_residual_options_are_checked():
         build_fusion("rfn", 8, residual="max")
     with pytest.raises(ConfigError, match="prior"):
         build_fusion("gate", 8, prior="nuclear")
+    with pytest.raises(ConfigError, match="fusion 'llrr': residual form"):
+        build_fusion("llrr", 8, residual={"rule": "gate", "form": "mul"})
 
 
 def _crop(seed=0):
