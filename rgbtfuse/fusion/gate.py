@@ -61,3 +61,12 @@ class ModalityGateFusion(FusionModule):
     def forward(self, rgb: torch.Tensor, ir: torch.Tensor) -> torch.Tensor:
         w_rgb, w_ir = self.weights(rgb, ir)
         return w_rgb * rgb + w_ir * ir
+
+
+def modality_gate(module: nn.Module) -> ModalityGateFusion | None:
+    """The learned gate that sets ``module``'s modality weights: the module itself, or the base of a
+    residual module on a gate (``residual: {rule: gate}``); None for modules without one."""
+    for candidate in (module, getattr(module, "rule", None)):
+        if isinstance(candidate, ModalityGateFusion):
+            return candidate
+    return None

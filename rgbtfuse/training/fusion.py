@@ -3,7 +3,9 @@
 The loss is the sum, over template and search crops, of a feature-level loss of the fused
 features (``rfn``: RFN-Nest Eq. 6–7; ``lrrnet``: LRRNet Eq. 15) and, optionally, the tracking
 loss of the frozen head on the fused features (``tracking_weight`` > 0): point targets for
-NanoTrack-style heads, pysot's anchor targets (cls + 1.2·loc) for SiamRPN++.
+NanoTrack-style heads, pysot's anchor targets (cls + 1.2·loc) for SiamRPN++, and optionally
+(``reliability``) a hinge on the weight a gate gives a sensor whose crop has a simulated failure
+(:mod:`rgbtfuse.losses.reliability`).
 
 .. code-block:: yaml
 
@@ -11,6 +13,7 @@ NanoTrack-style heads, pysot's anchor targets (cls + 1.2·loc) for SiamRPN++.
       weights: path/to/nanotrackv2.pth      # the published tracker (frozen)
       loss: {name: rfn, alpha: 700, w_vi: 3, w_ir: 6, w1: [1]}
       tracking_weight: 0.0                  # > 0: add the head's tracking loss (needs boxes)
+      reliability: {weight: 16, margin: 0.2}  # optional, gate-based modules: failed sensor's weight below 0.2
       steps: 500
       batch_size: 8
 """
@@ -23,8 +26,10 @@ import numpy as np
 import torch
 
 from rgbtfuse.errors import ConfigError
+from rgbtfuse.fusion.gate import modality_gate
 from rgbtfuse.losses import lrrnet_tracking_loss, rfn_tracking_loss
 from rgbtfuse.losses.feature import rule_regulariser
+from rgbtfuse.losses.reliability import failed_modality_penalty
 from rgbtfuse.losses.tracking import anchor_targets, point_targets, point_tracking_loss, rpn_tracking_loss
 
 #: ``train.loss.name`` → feature loss. ``rfn``/``rfn_paper`` and ``lrrnet``/``lrrnet_paper`` are the
@@ -52,6 +57,7 @@ class FusionLoss:
         tracking_weight: float = 0.0,
         track_cfg: Any = None,
         tracking: dict[str, float] | None = None,
+        reliability: dict[str, float] | None = None,
     ):
         loss = dict(loss)
         name = loss.pop("name", None)
@@ -75,6 +81,7 @@ class FusionLoss:
         self.loc_weight = float(tracking.get("loc", 1.0 if getattr(model, "anchor_cfg", None) is None else 1.2))
         if tracking_weight > 0 and track_cfg is None:
             raise ConfigError("train.tracking_weight > 0 needs the experiment's track: settings")
+        self.reliability = _reliability_options(reliability, model.fusion)
 
     def _fused(self, rgb: torch.Tensor, ir: torch.Tensor) -> tuple[list, list, list]:
         with torch.no_grad():
@@ -96,6 +103,13 @@ class FusionLoss:
             track_loss, track_logs = self._tracking_loss(z[0], x[0], batch)
             total = total + self.tracking_weight * track_loss
             logs.update({f"track_{k}": v for k, v in track_logs.items()})
+        if self.reliability is not None:
+            gates = [modality_gate(m) for m in self.model.fusion.scales]
+            weights = [g.weights(r, i) for g, r, i in zip(gates, x[1], x[2])]
+            failed = torch.where(batch["degraded"] > 0, batch["degraded"], batch["dropped"])
+            rel_loss, rel_logs = failed_modality_penalty(weights, failed, **self.reliability)
+            total = total + rel_loss
+            logs.update({f"reliability_{k}": v for k, v in rel_logs.items()})
         logs["loss"] = total.item()
         return total, logs
 
@@ -119,3 +133,19 @@ class FusionLoss:
         labels = [anchor_targets(b, grid, size, anchor_cfg.stride, cfg.instance_size, rng, negative=n) for b, n in zip(boxes, negs)]
         label_cls, label_loc, label_w = (torch.from_numpy(np.stack(x)).to(device) for x in zip(*labels))
         return rpn_tracking_loss(out["cls"], out["loc"], label_cls, label_loc, label_w, self.cls_weight, self.loc_weight)
+
+
+def _reliability_options(spec: dict[str, Any] | None, fusion: Any) -> dict[str, float] | None:
+    """``train.reliability: {weight, margin}`` → options of :func:`failed_modality_penalty`, or None."""
+    if spec is None:
+        return None
+    if not isinstance(spec, dict):
+        raise ConfigError(f"train.reliability must be a mapping {{weight, margin}}, got {spec!r}")
+    if unknown := sorted(set(spec) - {"weight", "margin"}):
+        raise ConfigError(f"train.reliability: unknown keys {unknown}; known: margin, weight")
+    options = {"weight": float(spec.get("weight", 1.0)), "margin": float(spec.get("margin", 0.2))}
+    if options["weight"] <= 0 or not 0 <= options["margin"] < 1:
+        raise ConfigError(f"train.reliability: weight must be > 0 and margin in [0, 1), got {options}")
+    if any(modality_gate(m) is None for m in fusion.scales):
+        raise ConfigError("train.reliability needs modality weights: fusion name gate, or residual: {rule: gate}")
+    return options

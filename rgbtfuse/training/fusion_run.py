@@ -105,6 +105,7 @@ def build_fusion_trainer(
     loss_cfg = train.pop("loss", {"name": "rfn"})
     tracking_weight = float(train.pop("tracking_weight", 0.0))
     tracking = train.pop("tracking", None)
+    reliability = train.pop("reliability", None)
     val_cfg = train.pop("val", None) or cfg.get("val")
     optim = OptimConfig.from_dict(train.pop("optimizer", None))
     if steps is not None:
@@ -115,7 +116,7 @@ def build_fusion_trainer(
     torch.manual_seed(loop.seed)  # the fusion module's initial weights depend on the seed only
     model = build_model(cfg, weights=weights, mode="fused").to(dev)
     model.freeze_all_but_fusion()
-    loss_fn = FusionLoss(model, loss_cfg, tracking_weight, track_config(cfg), tracking)
+    loss_fn = FusionLoss(model, loss_cfg, tracking_weight, track_config(cfg), tracking, reliability)
     pairs = pair_config_from_dict({"pairs_per_epoch": 1_000_000, **(data.get("pairs") or {})})
     dataset = RGBTPairDataset(_caches(data, out_dir, loop.num_workers), pairs, seed=loop.seed)
 

@@ -190,6 +190,52 @@ def test_healthy_regulariser_ignores_pairs_with_a_simulated_failure():
         FusionLoss(model, {"name": "rule", "samples": "clean"})
 
 
+def test_reliability_hinge_reaches_only_the_failed_sensors_weight():
+    from rgbtfuse.losses.reliability import failed_modality_penalty
+
+    gate = build_fusion("gate", 8, prior="l1")
+    with torch.no_grad():  # a gate that favours IR (RGB's features are 3x stronger, so l1 favours RGB)
+        gate.mlp[2].bias[8:].fill_(1.5)
+    rgb, ir = _features(5, c=8, hw=6)
+    rgb, ir = rgb[:1].repeat(3, 1, 1, 1), ir[:1].repeat(3, 1, 1, 1)
+    w_rgb, w_ir = gate.weights(rgb, ir)
+    loss, logs = failed_modality_penalty([(w_rgb, w_ir)], torch.tensor([0, 2, 2]), margin=0.2, weight=4.0)
+    # by hand: the two IR-failed pairs' mean IR weight above the margin, squared, times 4
+    expected = 4.0 * (w_ir[1:].mean(dim=(1, 2, 3)) - 0.2).clamp_min(0).square().mean()
+    torch.testing.assert_close(loss, expected, rtol=0, atol=0)
+    assert logs["failed_weight"] > 0.5
+    loss.backward()
+    # the IR logits' bias is pushed down (gradient > 0), the RGB ones' up
+    assert (gate.mlp[2].bias.grad[8:] > 0).all() and (gate.mlp[2].bias.grad[:8] < 0).all()
+    # below the margin, or without a failed pair, nothing
+    assert failed_modality_penalty([(w_rgb, w_ir)], torch.tensor([1, 1, 1]), margin=0.5)[0].item() == 0.0
+    none, logs = failed_modality_penalty([(w_rgb, w_ir)], torch.zeros(3, dtype=torch.long))
+    assert none.item() == 0.0 and np.isnan(logs["failed_weight"])
+
+
+def test_reliability_option_needs_a_gate_and_valid_settings():
+    from rgbtfuse.fusion.build import MultiScaleFusion
+    from rgbtfuse.training.fusion import FusionLoss
+
+    gated = _FusionOnly()
+    gated.fusion = MultiScaleFusion.build("gate", [3], prior="l1")
+    rule = {"name": "rule", "rule": "l1", "weight": 0.03}
+    g = torch.Generator().manual_seed(4)
+    batch = {f"{part}_{m}": torch.rand(2, 3, 10, 10, generator=g) for part in ("template", "search") for m in ("rgb", "ir")}
+    batch.update(degraded=torch.tensor([0, 1]), dropped=torch.tensor([2, 0]))
+    loss_fn = FusionLoss(gated, rule, reliability={"weight": 4.0, "margin": 0.0})
+    loss, logs = loss_fn(batch)
+    # both pairs count: a degraded search crop (RGB) and a dropped modality (IR); the untrained gate
+    # is the l1 rule, whose weights are about one half, so the hinge is about 4 * 0.5**2
+    assert 0.4 < logs["reliability_failed_weight"] < 0.6 and logs["reliability_loss"] > 0.5
+    assert loss.item() == pytest.approx(FusionLoss(gated, rule)(batch)[0].item() + logs["reliability_loss"], rel=1e-6)
+    with pytest.raises(ConfigError, match="modality weights"):
+        FusionLoss(_FusionOnly(), rule, reliability={"weight": 1.0})
+    for bad in ({"weight": 0.0}, {"margin": 1.0}, {"weigth": 1.0}, 4.0):
+        with pytest.raises(ConfigError, match="reliability"):
+            FusionLoss(gated, rule, reliability=bad)
+
+
 def test_bundled_weights_are_listed_small_and_documented():
     # the fusion modules (the quality networks have their own manifest, tests/training/test_quality.py)
     names = [n for n, e in WEIGHTS.items() if e.bundled and e.page.endswith("trained/manifest.json")]
@@ -212,7 +258,7 @@ def test_bundled_weights_load_by_name(module, name):
     cfg = REPO / f"experiments/{name}.yaml"
     model = build_model(cfg, fusion_weights=name)
     scale = model.fusion.scales[0]
-    trained = scale.res_scale if module != "gate" else scale.mlp[2].weight
+    trained = scale.mlp[2].weight if module.startswith("gate") else scale.res_scale
     assert trained.abs().max() > 0  # not the untrained (= l1) module
 
 
@@ -283,7 +329,7 @@ def test_salient_modules_beat_the_untrained_ones_on_held_out_still_sequences(tmp
 
 
 @pytest.mark.parametrize("recipe", ["rfn_track", "rfn_light_track", "llrr_track", "gate_track", "gate_track_salient",
-                                    "rfn_gate_track_salient", "llrr_gate_gain_track_salient"])
+                                    "rfn_gate_track_salient", "llrr_gate_gain_track_salient", "gate_reliability_track_salient"])
 def test_siamrpn_mobilenetv2_recipe_with_seeded_weights(recipe):
     """The SiamRPN++ MobileNetV2 recipe yamls build, start as the l1 tracker (three 256-channel
     scales), and one recipe step (pysot anchor loss + l1 regulariser) reaches only fusion."""
@@ -302,11 +348,15 @@ def test_siamrpn_mobilenetv2_recipe_with_seeded_weights(recipe):
     for fused, ref in zip(model.fusion(f_rgb, f_ir), l1):
         torch.testing.assert_close(fused, ref, rtol=1e-5, atol=1e-5)
     track = track_config(cfg)
-    loss_fn = FusionLoss(model, cfg["train"]["loss"], cfg["train"]["tracking_weight"], track, cfg["train"]["tracking"])
+    loss_fn = FusionLoss(model, cfg["train"]["loss"], cfg["train"]["tracking_weight"], track, cfg["train"]["tracking"],
+                         cfg["train"].get("reliability"))
     batch = {"template_rgb": z, "template_ir": z.flip(-1), "search_rgb": x, "search_ir": x.flip(-1),
-             "bbox": torch.tensor([[100.0, 100.0, 160.0, 150.0]] * 2), "neg": torch.zeros(2)}
+             "bbox": torch.tensor([[100.0, 100.0, 160.0, 150.0]] * 2), "neg": torch.zeros(2),
+             "degraded": torch.tensor([0, 2]), "dropped": torch.zeros(2, dtype=torch.long)}
     loss, logs = loss_fn(batch)
     loss.backward()
     assert torch.isfinite(loss) and logs["track_loss"] > 0
+    if "reliability" in cfg["train"]:  # the untrained gate is l1 (IR weight about one half on the failed pair)
+        assert logs["reliability_loss"] > 0
     assert all(p.grad is None for n, p in model.named_parameters() if not n.startswith("fusion."))
     assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.fusion.parameters())

@@ -67,7 +67,7 @@ def test_training_lowers_the_loss_and_touches_only_fusion(tmp_path, shared, fusi
 
 @pytest.mark.slow
 @pytest.mark.parametrize("recipe", ["rfn_paper", "rfn_light_track", "gate_track_salient", "rfn_gate_track_salient",
-                                    "llrr_gate_gain_track_salient"])
+                                    "llrr_gate_gain_track_salient", "gate_reliability_track_salient"])
 def test_kill_and_resume_gives_the_same_losses(tmp_path, shared, recipe):
     if recipe == "rfn_paper":
         cfg = _config(tmp_path, shared, "rfn", {"name": "rfn", "w1": [1.0]}, steps=8)
@@ -120,7 +120,8 @@ def _recipe_config(tmp_path: Path, shared, recipe: str, steps: int, val: bool = 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("recipe", ["rfn_light_track", "gate_track", "gate_track_salient", "llrr_track_salient",
-                                    "rfn_gate_track_salient", "llrr_gate_gain_track_salient"])
+                                    "rfn_gate_track_salient", "llrr_gate_gain_track_salient",
+                                    "gate_reliability_track_salient"])
 def test_recipe_touches_only_fusion(tmp_path, shared, recipe):
     cfg = _recipe_config(tmp_path, shared, recipe, steps=6, val=False)
     weights = shared("weights/nanotrack/pretrained/nanotrackv2.pth")

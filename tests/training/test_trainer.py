@@ -98,10 +98,13 @@ def test_crash_and_resume_gives_the_same_losses(tmp_path):
     assert [float(r["loss"]) for r in rows] == pytest.approx(straight, rel=1e-8)
 
 
-def _recipe_trainer(tmp_path, fusion, steps=6, pull=0.1):
+def _recipe_trainer(tmp_path, fusion, steps=6, pull=0.1, reliability=False):
     """The tracking recipe's module and regulariser (residual on l1 or gate + the pull towards l1);
-    an LRRNet feature term stands in for the frozen head's loss, which needs a tracker."""
+    an LRRNet feature term stands in for the frozen head's loss, which needs a tracker. With
+    ``reliability``, the failure hinge on the gate's weights, each pair's "failed" sensor read from
+    its content (so that a rank sees the same label for a pair as a single process)."""
     from rgbtfuse.losses.feature import rule_regulariser
+    from rgbtfuse.losses.reliability import failed_modality_penalty
 
     def fn(batch):
         rgb, ir = batch
@@ -109,6 +112,10 @@ def _recipe_trainer(tmp_path, fusion, steps=6, pull=0.1):
         reg, _ = rule_regulariser([fused], [rgb], [ir], weight=pull)
         task, logs = lrrnet_tracking_loss([fused], [rgb], [ir], gamma_d=0.0)
         total = reg + task
+        if reliability:
+            failed = 1 + (ir.mean(dim=(1, 2, 3)) < rgb.mean(dim=(1, 2, 3))).long()
+            rel, _ = failed_modality_penalty([fusion.weights(rgb, ir)], failed, margin=0.2, weight=4.0)
+            total = total + rel
         return total, {**logs, "loss": total.item()}
 
     cfg = LoopConfig(steps=steps, batch_size=4, seed=3, checkpoint_every=2, log_every=1, tensorboard=False)
@@ -119,7 +126,7 @@ def _make(kind):
     from rgbtfuse.fusion import build_fusion
 
     torch.manual_seed(0)
-    if kind == "gate_recipe":  # the shipped gate recipe (experiments/nanotrack_v2_gate_track_salient.yaml)
+    if kind in ("gate_recipe", "reliability_gate_recipe"):  # experiments/nanotrack_v2_gate[_reliability]_track_salient.yaml
         return build_fusion("gate", 4, prior="l1")
     if kind == "residual_on_gate_recipe":  # experiments/nanotrack_v2_rfn_gate_track_salient.yaml (rfn_light: small)
         return build_fusion("rfn_light", 4, residual={"rule": "gate", "prior": "l1"})
@@ -131,7 +138,8 @@ def _make(kind):
 def _kind_trainer(kind, out_dir, fusion):
     if kind == "channel":
         return _trainer(out_dir, steps=6, fusion=fusion)
-    return _recipe_trainer(out_dir, fusion, pull=0.03 if kind in ("gate_recipe", "residual_on_gate_recipe", "gain_on_gate_recipe") else 0.1)
+    gated = ("gate_recipe", "residual_on_gate_recipe", "gain_on_gate_recipe", "reliability_gate_recipe")
+    return _recipe_trainer(out_dir, fusion, pull=0.03 if kind in gated else 0.1, reliability=kind == "reliability_gate_recipe")
 
 
 def _ddp_worker(rank, world, port, out_dir, queue, kind="channel"):
@@ -146,7 +154,8 @@ def _ddp_worker(rank, world, port, out_dir, queue, kind="channel"):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("kind", ["channel", "recipe", "gate_recipe", "residual_on_gate_recipe", "gain_on_gate_recipe"])
+@pytest.mark.parametrize("kind", ["channel", "recipe", "gate_recipe", "residual_on_gate_recipe", "gain_on_gate_recipe",
+                                  "reliability_gate_recipe"])
 def test_two_process_gloo_matches_one_process(tmp_path, kind):
     fusion = _make(kind)
     single = [h["loss"] for h in _kind_trainer(kind, tmp_path / "single", fusion).run()]
