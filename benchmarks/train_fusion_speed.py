@@ -40,6 +40,7 @@ RECIPES = {
     "rfn_gate_track_salient": "nanotrack_v2_rfn_gate_track_salient.yaml",
     "rfn_light_gate_track_salient": "nanotrack_v2_rfn_light_gate_track_salient.yaml",
     "llrr_gate_gain_track_salient": "nanotrack_v2_llrr_gate_gain_track_salient.yaml",
+    "gate_reliability_track_salient": "nanotrack_v2_gate_reliability_track_salient.yaml",
     "rfn_paper": "nanotrack_v2_rfn.yaml",
     "llrr_paper": "nanotrack_v2_llrr.yaml",
 }
@@ -49,7 +50,8 @@ def _batch(b: int, gen: torch.Generator) -> dict[str, torch.Tensor]:
     crop = lambda s: torch.rand(b, 3, s, s, generator=gen) * 255  # noqa: E731
     centre = torch.tensor([127.0 - 30, 127.0 - 20, 127.0 + 30, 127.0 + 20])
     return {"template_rgb": crop(127), "template_ir": crop(127), "search_rgb": crop(255), "search_ir": crop(255),
-            "bbox": centre.repeat(b, 1), "neg": torch.zeros(b), "degraded": torch.zeros(b, dtype=torch.long),
+            # a simulated failure on two pairs in three (the recipes' p 0.8), so the reliability hinge has work
+            "bbox": centre.repeat(b, 1), "neg": torch.zeros(b), "degraded": torch.arange(b) % 3,
             "dropped": torch.zeros(b, dtype=torch.long)}
 
 
@@ -62,7 +64,7 @@ def measure(name: str, yaml_name: str, batch: int, steps: int, warmup: int = 1) 
     model.train()
     track_cfg = track_config(cfg)
     loss_fn = FusionLoss(model, train.get("loss", {"name": "rfn"}), float(train.get("tracking_weight", 0.0)), track_cfg,
-                         train.get("tracking"))
+                         train.get("tracking"), train.get("reliability"))
     params = [p for p in model.fusion.parameters() if p.requires_grad]
     opt = torch.optim.Adam(params, lr=1e-4)
     data = _batch(batch, torch.Generator().manual_seed(0))

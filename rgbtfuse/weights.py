@@ -431,6 +431,7 @@ for _module, _title in (
     ("rfn", "RFN residual on l1"), ("llrr", "LLRR residual on l1"), ("gate", "modality gate on l1 weights"),
     ("rfn_gate", "RFN residual on a modality gate"), ("rfn_light_gate", "reduced RFN residual on a modality gate"),
     ("llrr_gate_gain", "LLRR as a bounded gain on a modality gate"),
+    ("gate_reliability", "failure-aware modality gate on l1 weights"),
 ):
     _name = f"nanotrack_v2_{_module}_track_salient"
     register_weights(WeightsEntry(

@@ -19,7 +19,8 @@ from rgbtfuse.weights import WEIGHTS, resolve_weights
 REPO = Path(__file__).resolve().parents[2]
 TRAINED = REPO / "rgbtfuse" / "trained"
 #: module -> bundled weights of the salient-target recipes (issue #16)
-SALIENT = {m: f"nanotrack_v2_{m}_track_salient" for m in ("rfn", "llrr", "gate", "rfn_gate", "rfn_light_gate", "llrr_gate_gain")}
+SALIENT = {m: f"nanotrack_v2_{m}_track_salient" for m in ("rfn", "llrr", "gate", "rfn_gate", "rfn_light_gate", "llrr_gate_gain",
+                                                          "gate_reliability")}
 
 
 def _features(seed=0, c=48, hw=16):
@@ -287,9 +288,10 @@ def test_trained_modules_beat_the_untrained_ones_on_generated_scenes(tmp_path, s
     # left out: the random-box llrr (0.872 vs 0.880, see docs/train_fusion.md) and the salient
     # gate (0.878 vs 0.880: it learns real-image statistics and loses on generated scenes; the
     # still-sequence test below checks it), LLRR as a gain on the gate (0.8802 vs 0.8796: above, but by
-    # too little to test; likewise checked below); the salient llrr (0.881), rfn on the gate (0.887) and
-    # rfn_light on the gate (0.896) are above
-    names = [f"nanotrack_v2_{m}_track" for m in ("rfn", "rfn_light", "gate")] + [SALIENT[m] for m in ("rfn", "llrr", "rfn_gate", "rfn_light_gate")]
+    # too little to test; likewise checked below); the salient llrr (0.881), rfn on the gate (0.887),
+    # rfn_light on the gate (0.896) and the failure-aware gate (0.886) are above
+    names = [f"nanotrack_v2_{m}_track" for m in ("rfn", "rfn_light", "gate")] + [
+        SALIENT[m] for m in ("rfn", "llrr", "rfn_gate", "rfn_light_gate", "gate_reliability")]
     results = {n: (score(n, None), score(n, n)) for n in names}
     # every untrained module is the l1 rule (the gate up to exp/log rounding, which can flip a box by a pixel)
     untrained = [u for u, _ in results.values()]
@@ -304,7 +306,7 @@ def test_salient_modules_beat_the_untrained_ones_on_held_out_still_sequences(tmp
     aligned pairs made into sequences with sensor failures: flir40 pairs 20-39, which neither
     training (flir_train180) nor model selection (flir40 pairs 0-19, path seed 0) saw.
     Deterministic; measured 0.717 untrained vs gate 0.753, rfn 0.740, llrr 0.733, rfn on the gate 0.777,
-    rfn_light on the gate 0.769, LLRR as a gain on the gate 0.755."""
+    rfn_light on the gate 0.769, LLRR as a gain on the gate 0.755, the failure-aware gate 0.733."""
     import warnings
 
     from rgbtfuse.data import load_sequence
