@@ -330,15 +330,23 @@ def test_salient_modules_beat_the_untrained_ones_on_held_out_still_sequences(tmp
         assert score(name, name) > untrained + 0.01, name
 
 
-@pytest.mark.parametrize("recipe", ["rfn_track", "rfn_light_track", "llrr_track", "gate_track", "gate_track_salient",
-                                    "rfn_gate_track_salient", "llrr_gate_gain_track_salient", "gate_reliability_track_salient"])
-def test_siamrpn_mobilenetv2_recipe_with_seeded_weights(recipe):
-    """The SiamRPN++ MobileNetV2 recipe yamls build, start as the l1 tracker (three 256-channel
+#: SiamRPN++ recipe yamls: every recipe on MobileNetV2, the three shipped gate-based ones on ResNet-50 too
+SIAMRPN_RECIPES = [
+    *(f"siamrpn_mobilev2_l234_{r}" for r in ("rfn_track", "rfn_light_track", "llrr_track", "gate_track", "gate_track_salient",
+                                            "rfn_gate_track_salient", "llrr_gate_gain_track_salient",
+                                            "gate_reliability_track_salient")),
+    *(f"siamrpn_r50_l234_{r}" for r in ("rfn_gate_track_salient", "llrr_gate_gain_track_salient", "gate_reliability_track_salient")),
+]
+
+
+@pytest.mark.parametrize("recipe", SIAMRPN_RECIPES)
+def test_siamrpn_recipe_with_seeded_weights(recipe):
+    """The SiamRPN++ recipe yamls build, start as the l1 tracker (three 256-channel
     scales), and one recipe step (pysot anchor loss + l1 regulariser) reaches only fusion."""
     from rgbtfuse.trackers.builder import build_model, load_experiment, track_config
     from rgbtfuse.training.fusion import FusionLoss
 
-    cfg = load_experiment(REPO / f"experiments/siamrpn_mobilev2_l234_{recipe}.yaml")
+    cfg = load_experiment(REPO / f"experiments/{recipe}.yaml")
     torch.manual_seed(0)
     model = build_model(cfg, mode="fused")  # seeded random tracker weights
     model.freeze_all_but_fusion()
