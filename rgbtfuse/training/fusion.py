@@ -82,6 +82,7 @@ class FusionLoss:
         if tracking_weight > 0 and track_cfg is None:
             raise ConfigError("train.tracking_weight > 0 needs the experiment's track: settings")
         self.reliability = _reliability_options(reliability, model.fusion)
+        self.gates = [modality_gate(m) for m in model.fusion.scales] if self.reliability is not None else []
 
     def _fused(self, rgb: torch.Tensor, ir: torch.Tensor) -> tuple[list, list, list]:
         with torch.no_grad():
@@ -104,8 +105,8 @@ class FusionLoss:
             total = total + self.tracking_weight * track_loss
             logs.update({f"track_{k}": v for k, v in track_logs.items()})
         if self.reliability is not None:
-            gates = [modality_gate(m) for m in self.model.fusion.scales]
-            weights = [g.weights(r, i) for g, r, i in zip(gates, x[1], x[2])]
+            # the gates' weights again (a small MLP on channel statistics), for the failed pairs' hinge
+            weights = [g.weights(r, i) for g, r, i in zip(self.gates, x[1], x[2])]
             failed = torch.where(batch["degraded"] > 0, batch["degraded"], batch["dropped"])
             rel_loss, rel_logs = failed_modality_penalty(weights, failed, **self.reliability)
             total = total + rel_loss
